@@ -1,0 +1,12 @@
+import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import type { Logger } from '../logger';
+
+/** What the API needs from the outside world; tests pass real ones pointed at their servers. */
+export interface ApiDeps {
+  pool: Pool;
+  temporal: Client;
+  taskQueue: string;
+  logger: Logger;
+  version: string;
+}

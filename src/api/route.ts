@@ -1,0 +1,96 @@
+/**
+ * A route is declared once — method, path, who may call it, zod schemas, handler — and that one
+ * declaration both mounts the express handler (validating with the schemas) and describes the
+ * operation in the OpenAPI document.
+ */
+import type { Request, RequestHandler, Response, Router } from 'express';
+import { z } from 'zod';
+import type { Role } from '../domain/roles';
+import type { User } from '../db/users';
+import { ApiError, validationError } from './errors';
+
+export type Access = 'public' | 'authenticated' | Role[];
+
+export interface RouteContext<B, P, Q> {
+  body: B;
+  params: P;
+  query: Q;
+  /** Undefined only on public routes. */
+  user: User;
+  req: Request;
+  res: Response;
+}
+
+export interface Reply {
+  status?: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+type Schema = z.ZodType | undefined;
+type Out<S extends Schema> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteSpec<B extends Schema = Schema, P extends Schema = Schema, Q extends Schema = Schema> {
+  method: 'get' | 'post' | 'put' | 'delete';
+  path: string;
+  summary: string;
+  access: Access;
+  body?: B;
+  params?: P;
+  query?: Q;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  handler: (ctx: RouteContext<Out<B>, Out<P>, Out<Q>>) => Promise<Reply>;
+}
+
+export function defineRoute<B extends Schema, P extends Schema, Q extends Schema>(
+  spec: RouteSpec<B, P, Q>,
+): RouteSpec {
+  return spec as unknown as RouteSpec;
+}
+
+/** Resolves the caller from the bearer token (set by the auth middleware). */
+export type Authenticator = (req: Request) => Promise<User | undefined>;
+
+export function mountRoutes(router: Router, routes: RouteSpec[], authenticate: Authenticator) {
+  for (const route of routes) {
+    const handler: RequestHandler = async (req, res) => {
+      const user = route.access === 'public' ? undefined : await requireAccess(req, route.access, authenticate);
+      if (route.body && !req.is('application/json')) {
+        throw new ApiError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json)');
+      }
+      const ctx = {
+        body: parse('body', route.body, req.body),
+        params: parse('params', route.params, req.params),
+        query: parse('query', route.query, req.query),
+        user: user as User,
+        req,
+        res,
+      };
+      const reply = await route.handler(ctx);
+      for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+      res.status(reply.status ?? 200).json(reply.body);
+    };
+    router[route.method](route.path, handler);
+  }
+}
+
+async function requireAccess(req: Request, access: Exclude<Access, 'public'>, authenticate: Authenticator): Promise<User> {
+  const user = await authenticate(req);
+  if (!user) {
+    throw new ApiError(401, 'unauthenticated', 'A valid bearer token is required (Authorization: Bearer <token>)');
+  }
+  if (access !== 'authenticated' && !access.some((role) => user.roles.includes(role))) {
+    throw new ApiError(403, 'forbidden', `This needs one of the roles: ${access.join(', ')}`, {
+      requiredRoles: access,
+      yourRoles: user.roles,
+    });
+  }
+  return user;
+}
+
+function parse(where: 'body' | 'params' | 'query', schema: z.ZodType | undefined, value: unknown) {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(where, result.error);
+  return result.data;
+}

@@ -1,0 +1,131 @@
+/**
+ * The zod schemas of the HTTP API. The same objects validate requests and generate
+ * `GET /v1/openapi.json`, so the document cannot drift from what the server accepts.
+ */
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { ENVIRONMENTS, OUTCOMES, PHASES, STATES, STRATEGIES } from '../domain/patch';
+import { ROLES } from '../domain/roles';
+import { parseDuration } from '../domain/duration';
+
+// Lets zod-to-openapi read these schemas; must run before any schema below is built.
+extendZodWithOpenApi(z);
+
+export const ErrorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+
+export const Role = z.enum(ROLES);
+
+export const CreateUserRequest = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'letters, digits and . _ @ - only, at most 64 characters'),
+  roles: z
+    .array(Role)
+    .min(1)
+    .refine((roles) => new Set(roles).size === roles.length, 'roles must not repeat'),
+});
+
+export const CreatedUser = z.object({
+  id: z.string(),
+  name: z.string(),
+  roles: z.array(Role),
+  token: z.string().describe('The bearer token. It is shown once; only its hash is stored.'),
+});
+
+const duration = z
+  .string()
+  .refine((text) => parseDuration(text) !== undefined, 'must be a duration such as 500ms, 30s, 15m, 2h or 7d');
+
+export const PatchSettings = z
+  .strictObject({
+    reviewersRequired: z.number().int().min(1).max(10).optional(),
+    reviewTimeout: duration.optional(),
+    approvalTimeout: duration.optional(),
+    bakeTime: duration.optional(),
+    pilotBakeTime: duration.optional(),
+    monitoringWindow: duration.optional(),
+    stragglerRetryInterval: duration.optional(),
+    maxConcurrent: z.number().int().min(1).optional(),
+    maxPerGroupPerWave: z.number().int().min(1).optional(),
+    maxFailures: z
+      .union([z.number().int().min(0), z.string().regex(/^\d{1,3}(\.\d+)?%$/, 'a count or a percentage such as 10%')])
+      .optional(),
+  })
+  .describe('Per-patch overrides of policy');
+
+export const AdvisoryId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{1,99}$/, 'an advisory id such as USN-6859-1, GHSA-jfh8-c2jp-5v3q or CVE-2024-6387');
+
+export const CreatePatchRequest = z.strictObject({
+  advisoryIds: z
+    .array(AdvisoryId)
+    .min(1)
+    .max(100)
+    .refine((ids) => new Set(ids).size === ids.length, 'advisory ids must not repeat'),
+  title: z.string().trim().min(1).max(200).optional(),
+  emergency: z.boolean().default(false),
+  strategy: z.enum(STRATEGIES).optional(),
+  settings: PatchSettings.default({}),
+});
+
+export const CreatedPatch = z.object({ id: z.string(), workflowId: z.string() });
+
+export const PatchIdParam = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'not a patch id'),
+});
+
+const count = z.number().int();
+
+export const PatchStatus = z.object({
+  id: z.string(),
+  workflowId: z.string(),
+  title: z.string(),
+  advisoryIds: z.array(z.string()),
+  cves: z.array(z.string()),
+  emergency: z.boolean(),
+  strategy: z.enum(STRATEGIES).nullable(),
+  requestedBy: z.string(),
+  requestedAt: z.string(),
+  phase: z.enum(PHASES),
+  state: z.enum(STATES),
+  outcome: z.enum(OUTCOMES).nullable(),
+  priority: z.number().int().min(1).max(4).nullable(),
+  priorityReasons: z.array(z.string()),
+  deadlines: z.object({ recommended: z.string(), maximum: z.string() }).nullable(),
+  reviews: z.array(
+    z.object({
+      reviewer: z.string(),
+      verdict: z.enum(['approve', 'reject']),
+      priority: z.number().int().optional(),
+      comment: z.string(),
+      at: z.string(),
+    }),
+  ),
+  decisions: z.array(z.object({ approver: z.string(), decision: z.string(), comment: z.string(), at: z.string() })),
+  targets: z.record(z.enum(ENVIRONMENTS), count),
+  waves: z.array(
+    z.object({
+      index: count,
+      ring: z.enum(ENVIRONMENTS),
+      assets: z.array(z.string()),
+      status: z.string(),
+      counts: z.record(z.string(), count),
+    }),
+  ),
+  hosts: z.record(z.string(), count),
+  stragglers: z.array(z.object({ assetId: z.string(), reason: z.string(), attempts: count })),
+  settings: PatchSettings,
+});
+
+export const Health = z.object({ status: z.string() });
+export const Readiness = z.object({
+  status: z.enum(['ready', 'not-ready']),
+  checks: z.record(z.string(), z.object({ ok: z.boolean(), error: z.string().optional() })),
+});

@@ -1,0 +1,153 @@
+import type { Role } from './roles';
+
+/**
+ * The patch as the product speaks of it (PRODUCT §2, §3): phases, states, outcomes, the request
+ * that opens a patch and the status every reader sees. Pure types and constants, no I/O, so the
+ * workflow bundle, the activities and the API all share them.
+ */
+
+export const PHASES = [
+  'assessment',
+  'peer-review',
+  'approval',
+  'testing',
+  'pilot',
+  'rollout',
+  'verification',
+  'monitoring',
+  'postmortem',
+  'completed',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const STATES = ['running', 'waiting', 'paused', 'halted', 'on-hold', 'done'] as const;
+export type State = (typeof STATES)[number];
+
+export const OUTCOMES = ['completed', 'not-applicable', 'rejected', 'cancelled', 'aborted', 'rolled-back'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export const STRATEGIES = ['least-critical-first', 'risk-first'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export const ENVIRONMENTS = ['lab', 'pilot', 'production'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+/**
+ * Per-patch overrides of policy. Durations are strings such as `500ms`, `30s`, `15m`, `2h`, `7d`
+ * so a test can run the whole lifecycle in seconds.
+ */
+export interface PatchSettings {
+  reviewersRequired?: number;
+  reviewTimeout?: string;
+  approvalTimeout?: string;
+  bakeTime?: string;
+  pilotBakeTime?: string;
+  monitoringWindow?: string;
+  stragglerRetryInterval?: string;
+  maxConcurrent?: number;
+  maxPerGroupPerWave?: number;
+  maxFailures?: number | string;
+}
+
+/** Who did something, as the API authenticated them; recorded in the workflow history. */
+export interface Actor {
+  id: string;
+  name: string;
+  roles: Role[];
+}
+
+/** The workflow's input: everything known when an operator opens the patch. */
+export interface PatchRequest {
+  id: string;
+  title: string;
+  advisoryIds: string[];
+  emergency: boolean;
+  strategy?: Strategy;
+  settings: PatchSettings;
+  requestedBy: Actor;
+  requestedAt: string;
+}
+
+export interface Review {
+  reviewer: string;
+  verdict: 'approve' | 'reject';
+  priority?: number;
+  comment: string;
+  at: string;
+}
+
+export interface Decision {
+  approver: string;
+  decision: string;
+  comment: string;
+  at: string;
+}
+
+export interface WaveStatus {
+  index: number;
+  ring: Environment;
+  assets: string[];
+  status: string;
+  counts: Record<string, number>;
+}
+
+export interface Straggler {
+  assetId: string;
+  reason: string;
+  attempts: number;
+}
+
+/** The status shape of `GET /v1/patches/:id` (PRODUCT §3), answered by the workflow's query. */
+export interface PatchStatus {
+  id: string;
+  workflowId: string;
+  title: string;
+  advisoryIds: string[];
+  cves: string[];
+  emergency: boolean;
+  strategy: Strategy | null;
+  requestedBy: string;
+  requestedAt: string;
+  phase: Phase;
+  state: State;
+  outcome: Outcome | null;
+  priority: number | null;
+  priorityReasons: string[];
+  deadlines: { recommended: string; maximum: string } | null;
+  reviews: Review[];
+  decisions: Decision[];
+  targets: Record<Environment, number>;
+  waves: WaveStatus[];
+  hosts: Record<string, number>;
+  stragglers: Straggler[];
+  settings: PatchSettings;
+}
+
+export const workflowIdFor = (patchId: string) => `patch-${patchId}`;
+
+export function initialStatus(request: PatchRequest): PatchStatus {
+  return {
+    id: request.id,
+    workflowId: workflowIdFor(request.id),
+    title: request.title,
+    advisoryIds: request.advisoryIds,
+    cves: [],
+    emergency: request.emergency,
+    strategy: request.strategy ?? null,
+    requestedBy: request.requestedBy.name,
+    requestedAt: request.requestedAt,
+    phase: 'assessment',
+    state: 'running',
+    outcome: null,
+    priority: null,
+    priorityReasons: [],
+    deadlines: null,
+    reviews: [],
+    decisions: [],
+    targets: { lab: 0, pilot: 0, production: 0 },
+    waves: [],
+    hosts: {},
+    stragglers: [],
+    settings: request.settings,
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * The two long-running services, started the same way by `patchflow up` (all in one process)
+ * and by `patchflow api` / `patchflow worker` (scaled out separately).
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import { Client, type Connection } from '@temporalio/client';
+import { Pool } from 'pg';
+import { createApp } from '../api/app';
+import { migrate } from '../db/migrate';
+import { ensureBootstrapAdmin } from '../db/users';
+import type { Logger } from '../logger';
+import { connectClient, connectWorker, TASK_QUEUE, type TemporalTarget } from '../temporal/connection';
+import { createWorker } from '../worker/worker';
+import { VERSION } from '../version';
+
+export interface RunningService {
+  stop(): Promise<void>;
+}
+
+export interface ApiService extends RunningService {
+  url: string;
+}
+
+export async function startApi(options: {
+  temporal: TemporalTarget;
+  databaseUrl: string;
+  port: number;
+  host?: string;
+  adminToken: string;
+  logger: Logger;
+}): Promise<ApiService> {
+  await migrate(options.databaseUrl, options.logger);
+  const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
+  pool.on('error', (err) => options.logger.warn({ err }, 'idle PostgreSQL connection failed'));
+  let connection: Connection | undefined;
+  let server: http.Server;
+  try {
+    await ensureBootstrapAdmin(pool, options.adminToken);
+    connection = await connectClient(options.temporal);
+    const temporal = new Client({ connection, namespace: options.temporal.namespace });
+    const app = createApp({ pool, temporal, taskQueue: TASK_QUEUE, logger: options.logger, version: VERSION });
+    server = await listen(http.createServer(app), options.port, options.host);
+  } catch (err) {
+    await connection?.close();
+    await pool.end();
+    throw err;
+  }
+  const { port } = server.address() as net.AddressInfo;
+  const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : 'localhost';
+  const url = `http://${host}:${port}`;
+  options.logger.info({ url }, 'API listening');
+  return {
+    url,
+    async stop() {
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await connection?.close();
+      await pool.end();
+    },
+  };
+}
+
+function listen(server: http.Server, port: number, host?: string): Promise<http.Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+export async function startWorker(options: {
+  temporal: TemporalTarget;
+  databaseUrl: string;
+  logger: Logger;
+}): Promise<RunningService & { done: Promise<void> }> {
+  const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
+  pool.on('error', (err) => options.logger.warn({ err }, 'idle PostgreSQL connection failed'));
+  const connection = await connectWorker(options.temporal);
+  const worker = await createWorker({
+    connection,
+    namespace: options.temporal.namespace,
+    taskQueue: TASK_QUEUE,
+    pool,
+    logger: options.logger,
+  });
+  const done = worker.run().finally(async () => {
+    await connection.close();
+    await pool.end();
+  });
+  options.logger.info({ taskQueue: TASK_QUEUE }, 'worker polling');
+  return {
+    done,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,10 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** The custom search attributes of PRODUCT §4; registered by `ensureSearchAttributes`. */
+export const PatchId = defineSearchAttributeKey('PatchId', SearchAttributeType.KEYWORD);
+export const PatchPhase = defineSearchAttributeKey('PatchPhase', SearchAttributeType.KEYWORD);
+export const PatchPriority = defineSearchAttributeKey('PatchPriority', SearchAttributeType.INT);
+export const PatchEmergency = defineSearchAttributeKey('PatchEmergency', SearchAttributeType.BOOL);
+export const PatchAdvisories = defineSearchAttributeKey('PatchAdvisories', SearchAttributeType.KEYWORD_LIST);
+
+export const PATCH_SEARCH_ATTRIBUTES = [PatchId, PatchPhase, PatchPriority, PatchEmergency, PatchAdvisories];
