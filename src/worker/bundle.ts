@@ -2,8 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
-/** The workflow code's entry point (src/workflows/index.ts, or its compiled twin in dist/). */
-export const WORKFLOWS_PATH = require.resolve('../workflows');
+/**
+ * The workflow code's entry point: src/workflows/index.ts when running from source (tests), its
+ * compiled twin in dist/ otherwise.
+ */
+export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', `index${path.extname(__filename)}`);
 
 /** Where `npm run build` leaves the prebuilt workflow bundle (dist/workflow-bundle.js). */
 export const DEFAULT_BUNDLE_PATH = path.resolve(__dirname, '..', 'workflow-bundle.js');
