@@ -19,6 +19,8 @@ export interface ProvisionOptions {
   env?: NodeJS.ProcessEnv;
   /** Receives one human-readable progress line at a time. */
   progress?: (line: string) => void;
+  /** Whether the release download is reachable; defaults to a 3 s HEAD request. */
+  internetReachable?: () => Promise<boolean>;
 }
 
 export interface ProvisionedCli {
@@ -79,7 +81,7 @@ export async function provisionTemporalCli(options: ProvisionOptions = {}): Prom
     await goInstall(dir, env, progress);
     return { path: cached, source: 'go-install' };
   }
-  if (await internetReachable()) {
+  if (await (options.internetReachable ?? internetReachable)()) {
     await download(dir, progress);
     return { path: cached, source: 'download' };
   }

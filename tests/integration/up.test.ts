@@ -1,0 +1,141 @@
+/**
+ * `patchflow up` as a user runs it (the compiled CLI, `npm test` builds it first): the whole stack
+ * starts, answers, stops on Ctrl-C without leaving processes behind, and keeps patches across a
+ * restart.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { freePort, portInUse } from '../../src/runtime/ports';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '..', '..');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'patchflow-up-'));
+fs.chmodSync(dataDir, 0o755);
+let stack: ChildProcess | undefined;
+
+afterAll(async () => {
+  if (stack && stack.exitCode === null) {
+    stack.kill('SIGKILL');
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+interface Ports {
+  api: number;
+  temporal: number;
+  ui: number;
+  pg: number;
+}
+
+async function startUp(ports: Ports): Promise<{ child: ChildProcess; banner: string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'patchflow.js'), 'up'], {
+    env: {
+      ...process.env,
+      PATCHFLOW_DATA_DIR: dataDir,
+      PORT: String(ports.api),
+      PATCHFLOW_TEMPORAL_PORT: String(ports.temporal),
+      PATCHFLOW_TEMPORAL_UI_PORT: String(ports.ui),
+      PATCHFLOW_PG_PORT: String(ports.pg),
+      TEMPORAL_CLI: inject('temporalCliPath'),
+      TEMPORAL_ADDRESS: '',
+      DATABASE_URL: '',
+      PATCHFLOW_ADMIN_TOKEN: '',
+      LOG_LEVEL: 'warn',
+    },
+    // its own process group, so the test can send Ctrl-C's SIGINT to the whole group
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  stack = child;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const banner = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not up after 60 s:\n${stdout}\n${stderr}`)), 60_000);
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+      if (stdout.includes('Press Ctrl-C to stop.')) {
+        clearTimeout(timer);
+        resolve(stdout);
+      }
+    });
+    void exited.then((code) => reject(new Error(`exited with ${code}:\n${stdout}\n${stderr}`)));
+  });
+  return { child, banner, exited };
+}
+
+async function temporalCli(ports: Ports, ...args: string[]): Promise<string> {
+  const { stdout } = await run(inject('temporalCliPath'), [...args, '--address', `127.0.0.1:${ports.temporal}`]);
+  return stdout;
+}
+
+async function api(ports: Ports, method: string, route: string, token: string, body?: unknown) {
+  const res = await fetch(`http://127.0.0.1:${ports.api}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+async function processesUsing(dir: string): Promise<string[]> {
+  const { stdout } = await run('ps', ['-eo', 'pid,args']);
+  return stdout.split('\n').filter((line) => line.includes(dir) && !line.includes('vitest'));
+}
+
+describe('patchflow up', () => {
+  it('starts everything, survives a restart, and stops cleanly on Ctrl-C and SIGTERM', { timeout: 180_000 }, async () => {
+    const ports: Ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), pg: await freePort() };
+
+    // first start: initialises the data directory
+    const first = await startUp(ports);
+    expect(first.banner).toContain(`API              http://localhost:${ports.api}`);
+    expect(first.banner).toContain(`Temporal Web UI  http://127.0.0.1:${ports.ui}`);
+    const token = /Admin token\s+(\S+)/.exec(first.banner)![1]!;
+    expect(fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim()).toBe(token);
+
+    const ready = await fetch(`http://127.0.0.1:${ports.api}/readyz`);
+    expect(ready.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
+
+    const attributes = await temporalCli(ports, 'operator', 'search-attribute', 'list');
+    for (const name of ['PatchId', 'PatchPhase', 'PatchPriority', 'PatchEmergency', 'PatchAdvisories']) {
+      expect(attributes).toContain(name);
+    }
+
+    const operator = await api(ports, 'POST', '/v1/users', token, { name: 'olivia', roles: ['operator'] });
+    expect(operator.status).toBe(201);
+    const patch = await api(ports, 'POST', '/v1/patches', operator.body.token, { advisoryIds: ['USN-6859-1'], emergency: true });
+    expect(patch.status).toBe(201);
+
+    let listed = '';
+    for (let i = 0; i < 50 && !listed.includes(patch.body.workflowId); i++) {
+      listed = await temporalCli(ports, 'workflow', 'list', '--query', `PatchId='${patch.body.id}'`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(listed).toContain(patch.body.workflowId);
+    expect(listed).toContain('Running');
+
+    // Ctrl-C: SIGINT to the foreground process group
+    process.kill(-first.child.pid!, 'SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(await processesUsing(dataDir)).toEqual([]);
+    for (const port of Object.values(ports)) expect(await portInUse(port)).toBe(false);
+
+    // second start: same data, the patch and its running workflow are still there
+    const second = await startUp(ports);
+    expect(second.banner).toContain(token);
+    const status = await api(ports, 'GET', `/v1/patches/${patch.body.id}`, operator.body.token);
+    expect(status.status).toBe(200);
+    expect(status.body).toMatchObject({ id: patch.body.id, requestedBy: 'olivia', phase: 'assessment', state: 'running' });
+
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(await processesUsing(dataDir)).toEqual([]);
+  });
+});
