@@ -9,6 +9,7 @@ export default defineConfig({
     // One Temporal dev server, one PostgreSQL and one workflow bundle for the whole run.
     globalSetup: ['tests/global-setup.ts'],
     setupFiles: ['tests/setup.ts'],
+    reporters: ['default', './tests/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

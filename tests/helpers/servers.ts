@@ -5,8 +5,9 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { inject } from 'vitest';
 import { createApp } from '../../src/api/app';
@@ -28,13 +29,16 @@ export async function freshDatabase(): Promise<{ url: string; pool: Pool }> {
   return { url: url.href, pool: new Pool({ connectionString: url.href, max: 5 }) };
 }
 
-export async function temporalClient(): Promise<Client> {
-  const connection = await Connection.connect({ address: inject('temporalAddress') });
-  return new Client({ connection, namespace: 'default' });
+/** Client and worker connections to the run's shared dev server. */
+export function temporalEnvironment(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress'), namespace: 'default' });
 }
 
-export async function startTestWorker(pool: Pool, taskQueue: string): Promise<{ worker: Worker; stop: () => Promise<void> }> {
-  const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+export async function startTestWorker(
+  connection: NativeConnection,
+  pool: Pool,
+  taskQueue: string,
+): Promise<{ worker: Worker; stop: () => Promise<void> }> {
   const worker = await createWorker({
     connection,
     namespace: 'default',
@@ -49,7 +53,6 @@ export async function startTestWorker(pool: Pool, taskQueue: string): Promise<{ 
     stop: async () => {
       worker.shutdown();
       await running;
-      await connection.close();
     },
   };
 }
@@ -70,11 +73,12 @@ export interface TestStack {
 /** A fresh database, a worker on its own task queue, and the API on a free port. */
 export async function startTestStack(): Promise<TestStack> {
   const { pool } = await freshDatabase();
-  const client = await temporalClient();
+  const env = await temporalEnvironment();
+  const client = env.client;
   const taskQueue = `test-${crypto.randomBytes(4).toString('hex')}`;
   const adminToken = newToken();
   await ensureBootstrapAdmin(pool, adminToken);
-  const worker = await startTestWorker(pool, taskQueue);
+  const worker = await startTestWorker(env.nativeConnection, pool, taskQueue);
   const app = createApp({ pool, temporal: client, taskQueue, logger, version: 'test' });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -108,7 +112,7 @@ export async function startTestStack(): Promise<TestStack> {
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await worker.stop();
-      await client.connection.close();
+      await env.teardown();
       await pool.end();
     },
   };
