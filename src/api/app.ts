@@ -5,14 +5,22 @@ import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { buildOpenApiDocument } from './openapi';
 import { mountRoutes, type Authenticator, type RouteSpec } from './route';
+import { feedRoutes } from './routes/feeds';
+import { inventoryRoutes } from './routes/inventory';
 import { patchRoutes } from './routes/patches';
+import { policyRoutes } from './routes/policy';
 import { systemRoutes } from './routes/system';
 import { userRoutes } from './routes/users';
 
-export const BODY_LIMIT = '1mb';
-
 export function createApp(deps: ApiDeps): express.Express {
-  const routes: RouteSpec[] = [...systemRoutes(deps), ...userRoutes(deps), ...patchRoutes(deps)];
+  const routes: RouteSpec[] = [
+    ...systemRoutes(deps),
+    ...userRoutes(deps),
+    ...inventoryRoutes(deps),
+    ...feedRoutes(deps),
+    ...policyRoutes(deps),
+    ...patchRoutes(deps),
+  ];
   const openapi = buildOpenApiDocument(routes, deps.version);
 
   const authenticate: Authenticator = async (req) => {
@@ -24,7 +32,6 @@ export function createApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(pinoHttp({ logger: deps.logger.child({ component: 'api' }), autoLogging: { ignore: (req) => req.url === '/healthz' } }));
-  app.use(express.json({ limit: BODY_LIMIT }));
   app.get('/v1/openapi.json', (_req, res) => {
     res.json(openapi);
   });

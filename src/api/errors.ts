@@ -18,13 +18,40 @@ export const badRequest = (message: string, details?: unknown) => new ApiError(4
 export const notFound = (message: string) => new ApiError(404, 'not_found', message);
 export const conflict = (message: string, details?: unknown) => new ApiError(409, 'conflict', message, details);
 
-export function validationError(where: 'body' | 'query' | 'params', error: z.ZodError): ApiError {
+/**
+ * A 400 naming each bad field. Inside a list of records the record is named too, by position and
+ * by its own id where it has one: `body.assets[3] (web-01).os.version`.
+ */
+export function validationError(where: 'body' | 'query' | 'params', error: z.ZodError, raw?: unknown): ApiError {
   const details = error.issues.map((issue) => ({
-    path: [where, ...issue.path].join('.'),
+    path: describePath(where, issue.path, raw),
     message: issue.message,
   }));
   const first = details[0];
-  return new ApiError(400, 'invalid_request', `Invalid request ${where}: ${first?.path}: ${first?.message}`, details);
+  const more = details.length > 1 ? ` (and ${details.length - 1} more)` : '';
+  return new ApiError(400, 'invalid_request', `Invalid request ${where}: ${first?.path}: ${first?.message}${more}`, details);
+}
+
+function describePath(where: string, path: PropertyKey[], raw: unknown): string {
+  let text = where;
+  let node = raw;
+  for (const key of path) {
+    node = node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined;
+    if (typeof key === 'number') {
+      const id = recordId(node);
+      text += `[${key}]${id ? ` (${id})` : ''}`;
+    } else {
+      text += `.${String(key)}`;
+    }
+  }
+  return text;
+}
+
+function recordId(node: unknown): string | undefined {
+  if (node === null || typeof node !== 'object') return undefined;
+  const r = node as { id?: unknown; cveID?: unknown; cveMetadata?: { cveId?: unknown } };
+  const id = r.id ?? r.cveID ?? r.cveMetadata?.cveId;
+  return typeof id === 'string' ? id : undefined;
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

@@ -3,7 +3,7 @@
  * declaration both mounts the express handler (validating with the schemas) and describes the
  * operation in the OpenAPI document.
  */
-import type { Request, RequestHandler, Response, Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { z } from 'zod';
 import type { Role } from '../domain/roles';
 import type { User } from '../db/users';
@@ -36,6 +36,10 @@ export interface RouteSpec<B extends Schema = Schema, P extends Schema = Schema,
   summary: string;
   access: Access;
   body?: B;
+  /** Largest accepted body (default 1mb); feeds need more. */
+  bodyLimit?: string;
+  /** Also accept `text/csv`, converted to the JSON shape `body` validates. */
+  csv?: (text: string) => unknown;
   params?: P;
   query?: Q;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
@@ -51,26 +55,46 @@ export function defineRoute<B extends Schema, P extends Schema, Q extends Schema
 /** Resolves the caller from the bearer token (set by the auth middleware). */
 export type Authenticator = (req: Request) => Promise<User | undefined>;
 
+export const DEFAULT_BODY_LIMIT = '1mb';
+
 export function mountRoutes(router: Router, routes: RouteSpec[], authenticate: Authenticator) {
   for (const route of routes) {
-    const handler: RequestHandler = async (req, res) => {
-      const user = route.access === 'public' ? undefined : await requireAccess(req, route.access, authenticate);
-      if (route.body && !req.is('application/json')) {
-        throw new ApiError(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json)');
-      }
+    const handlers: RequestHandler[] = [];
+    // who is calling comes first: nobody's body is parsed before their token is checked
+    if (route.access !== 'public') {
+      handlers.push(async (req, res, next) => {
+        res.locals.user = await requireAccess(req, route.access as Exclude<Access, 'public'>, authenticate);
+        next();
+      });
+    }
+    if (route.body) {
+      const limit = route.bodyLimit ?? DEFAULT_BODY_LIMIT;
+      handlers.push(express.json({ limit }));
+      if (route.csv) handlers.push(express.text({ type: 'text/csv', limit }));
+      handlers.push((req, _res, next) => {
+        const accepted = route.csv ? ['application/json', 'text/csv'] : ['application/json'];
+        if (!req.is(accepted)) {
+          throw new ApiError(415, 'unsupported_media_type', `The request body must be ${accepted.join(' or ')}`);
+        }
+        next();
+      });
+    }
+    handlers.push(async (req, res) => {
+      const raw = route.csv && req.is('text/csv') ? route.csv(String(req.body ?? '')) : req.body;
       const ctx = {
-        body: parse('body', route.body, req.body),
+        body: parse('body', route.body, raw),
         params: parse('params', route.params, req.params),
         query: parse('query', route.query, req.query),
-        user: user as User,
+        user: res.locals.user as User,
         req,
         res,
       };
       const reply = await route.handler(ctx);
       for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
-      res.status(reply.status ?? 200).json(reply.body);
-    };
-    router[route.method](route.path, handler);
+      if (typeof reply.body === 'string') res.status(reply.status ?? 200).send(reply.body);
+      else res.status(reply.status ?? 200).json(reply.body);
+    });
+    router[route.method](route.path, ...handlers);
   }
 }
 
@@ -91,6 +115,6 @@ async function requireAccess(req: Request, access: Exclude<Access, 'public'>, au
 function parse(where: 'body' | 'params' | 'query', schema: z.ZodType | undefined, value: unknown) {
   if (!schema) return undefined;
   const result = schema.safeParse(value);
-  if (!result.success) throw validationError(where, result.error);
+  if (!result.success) throw validationError(where, result.error, value);
   return result.data;
 }

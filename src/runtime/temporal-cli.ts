@@ -123,7 +123,7 @@ async function goInstall(dir: string, env: NodeJS.ProcessEnv, progress: (line: s
   const started = Date.now();
   progress(
     `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} from its Go module into ${dir} ` +
-      `(first run only; it fetches about 240 modules and takes a few minutes)`,
+      `(first run only; it fetches about 160 modules and takes 2–3 minutes)`,
   );
   let modules = 0;
   let packages = 0;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort, portInUse } from '../../src/runtime/ports';
+import { SHARED_DATA } from '../helpers/shared-data';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -110,6 +111,18 @@ describe('patchflow up', () => {
 
     const operator = await api(ports, 'POST', '/v1/users', token, { name: 'olivia', roles: ['operator'] });
     expect(operator.status).toBe(201);
+    const notice = JSON.parse(fs.readFileSync(path.join(SHARED_DATA, 'osv', 'ubuntu', 'USN-6859-1.json'), 'utf8'));
+    expect((await api(ports, 'POST', '/v1/feeds/osv', operator.body.token, notice)).status).toBe(200);
+    const host = {
+      id: 'web-01',
+      hostname: 'web-01.corp.example',
+      environment: 'production',
+      os: { name: 'ubuntu', version: '22.04' },
+      criticality: 'high',
+      exposure: 'internet',
+      packages: [{ name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6', source: 'openssh' }],
+    };
+    expect((await api(ports, 'PUT', '/v1/assets', operator.body.token, { assets: [host] })).status).toBe(200);
     const patch = await api(ports, 'POST', '/v1/patches', operator.body.token, { advisoryIds: ['USN-6859-1'], emergency: true });
     expect(patch.status).toBe(201);
 
@@ -132,7 +145,7 @@ describe('patchflow up', () => {
     expect(second.banner).toContain(token);
     const status = await api(ports, 'GET', `/v1/patches/${patch.body.id}`, operator.body.token);
     expect(status.status).toBe(200);
-    expect(status.body).toMatchObject({ id: patch.body.id, requestedBy: 'olivia', phase: 'assessment', state: 'running' });
+    expect(status.body).toMatchObject({ id: patch.body.id, requestedBy: 'olivia', phase: 'peer-review', state: 'waiting', targets: { production: 1 } });
 
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);

@@ -7,7 +7,7 @@ import { statusQuery } from '../../workflows/definitions';
 import { patchLifecycle } from '../../workflows/patch-lifecycle';
 import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../deps';
-import { notFound } from '../errors';
+import { badRequest, notFound } from '../errors';
 import { defineRoute, type RouteSpec } from '../route';
 import { CreatedPatch, CreatePatchRequest, PatchIdParam, PatchStatus } from '../schemas';
 
@@ -59,6 +59,13 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
       body: CreatePatchRequest,
       responses: { 201: { description: 'started', schema: CreatedPatch } },
       handler: async ({ body, user }) => {
+        const { rows } = await deps.pool.query<{ id: string }>('SELECT id FROM advisories WHERE id = ANY($1)', [body.advisoryIds]);
+        const unknown = body.advisoryIds.filter((id) => !rows.some((r) => r.id === id));
+        if (unknown.length > 0) {
+          throw badRequest(`Unknown advisories: ${unknown.join(', ')} (import them with POST /v1/feeds/osv first)`, {
+            unknownAdvisories: unknown,
+          });
+        }
         const created = await startPatch(body, { id: user.id, name: user.name, roles: user.roles });
         deps.logger.info({ patch: created.id, by: user.name }, 'patch started');
         return { status: 201, body: created, headers: { Location: `/v1/patches/${created.id}` } };

@@ -1,0 +1,64 @@
+/**
+ * Assets as CSV (`PUT /v1/assets` with `Content-Type: text/csv`, `patchflow import assets x.csv`).
+ * One row per asset, a header row naming the columns (any order):
+ *
+ *   id, hostname, environment, os_name, os_version, criticality, exposure      (required)
+ *   role, redundancy_group, owner, timezone, connector                         (optional)
+ *   maintenance_windows   `sat,sun 01:00-05:00; wed 22:00-02:00`
+ *   compensating_controls `WAF rule 942; sshd behind VPN`
+ *   packages              `name[:arch]=version[@source]` entries separated by `;` or spaces,
+ *                         e.g. `openssh-server:amd64=1:8.9p1-3ubuntu0.6@openssh; sudo=1.9.9-1ubuntu2.4`
+ *
+ * The rows become the JSON shape of an asset; the same zod schema then validates both.
+ */
+import { parse } from 'csv-parse/sync';
+
+export class CsvError extends Error {}
+
+const PACKAGE = /^([^=:\s]+)(?::([^=\s]+))?=([^@\s]+)(?:@(\S+))?$/;
+const WINDOW = /^([a-z,]+)\s+(\d\d:\d\d)-(\d\d:\d\d)$/i;
+
+export function assetsFromCsv(text: string): { assets: Record<string, unknown>[] } {
+  let rows: Record<string, string>[];
+  try {
+    rows = parse(text, { columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), skip_empty_lines: true, trim: true });
+  } catch (err) {
+    throw new CsvError(`The CSV cannot be read: ${(err as Error).message}`);
+  }
+  return { assets: rows.map((row, index) => assetFromRow(row, index + 2)) };
+}
+
+function assetFromRow(row: Record<string, string>, line: number): Record<string, unknown> {
+  const where = `line ${line}${row.id ? ` (${row.id})` : ''}`;
+  const optional = (key: string) => (row[key] ? row[key] : undefined);
+  const list = (key: string) => (row[key] ? row[key].split(';').map((s) => s.trim()).filter(Boolean) : undefined);
+  const asset: Record<string, unknown> = {
+    id: row.id,
+    hostname: row.hostname,
+    environment: row.environment,
+    os: { name: row.os_name, version: row.os_version },
+    criticality: row.criticality,
+    exposure: row.exposure,
+    role: optional('role'),
+    redundancyGroup: optional('redundancy_group'),
+    owner: optional('owner'),
+    timezone: optional('timezone'),
+    connector: optional('connector'),
+    compensatingControls: list('compensating_controls'),
+    maintenanceWindows: list('maintenance_windows')?.map((w) => {
+      const m = WINDOW.exec(w);
+      if (!m) throw new CsvError(`${where}: maintenance_windows: "${w}" is not like "sat,sun 01:00-05:00"`);
+      return { days: m[1]!.toLowerCase().split(','), start: m[2], end: m[3] };
+    }),
+    packages: (row.packages ?? '')
+      .split(/[;\s]+/)
+      .filter(Boolean)
+      .map((entry) => {
+        const m = PACKAGE.exec(entry);
+        if (!m) throw new CsvError(`${where}: packages: "${entry}" is not like "name[:arch]=version[@source]"`);
+        return { name: m[1], version: m[3], ...(m[2] ? { arch: m[2] } : {}), ...(m[4] ? { source: m[4] } : {}) };
+      }),
+  };
+  for (const key of Object.keys(asset)) if (asset[key] === undefined) delete asset[key];
+  return asset;
+}
