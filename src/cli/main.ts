@@ -9,6 +9,7 @@ import { Shutdown } from '../runtime/shutdown';
 import { provisionTemporalCli } from '../runtime/temporal-cli';
 import type { TemporalTarget } from '../temporal/connection';
 import { VERSION } from '../version';
+import { importFiles, type ImportKind } from './import';
 import { up } from './up';
 
 /** Reads the configuration and sets up logging the same way for every subcommand. */
@@ -81,6 +82,22 @@ program
     const { config, logger } = prepare();
     const applied = await migrate(requireDatabaseUrl(config), logger);
     process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'nothing to apply\n');
+  });
+
+program
+  .command('import')
+  .description('Import assets (JSON or CSV) or advisory feeds (a file or a folder of JSON files) through the API')
+  .argument('<kind>', 'assets | osv | cve | kev')
+  .argument('<path>', 'a file, or a folder for osv, cve and kev')
+  .option('--api <url>', 'the API (default: $PATCHFLOW_API_URL, else http://localhost:$PORT)')
+  .option('--token <token>', 'an operator token (default: $PATCHFLOW_TOKEN)')
+  .action(async (kind: string, target: string, opts: { api?: string; token?: string }) => {
+    if (!['assets', 'osv', 'cve', 'kev'].includes(kind)) throw new Error(`unknown kind "${kind}": assets, osv, cve or kev`);
+    const config = loadConfig();
+    const token = opts.token ?? process.env.PATCHFLOW_TOKEN;
+    if (!token) throw new Error('an operator token is needed: --token or PATCHFLOW_TOKEN');
+    const api = opts.api ?? process.env.PATCHFLOW_API_URL ?? `http://localhost:${config.port}`;
+    await importFiles(kind as ImportKind, target, { api, token, print: (line) => process.stdout.write(`${line}\n`) });
   });
 
 program
