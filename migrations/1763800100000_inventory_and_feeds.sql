@@ -13,6 +13,7 @@ CREATE TABLE packages (
   ecosystem text NOT NULL DEFAULT '',
   UNIQUE (name, version, source, arch, ecosystem)
 );
+CREATE INDEX packages_source ON packages (source) WHERE source <> '';
 
 CREATE TABLE package_sets (
   id          bigserial PRIMARY KEY,
@@ -21,7 +22,8 @@ CREATE TABLE package_sets (
   -- every binary and source package name in the set: the index-backed prefilter
   names       text[] NOT NULL
 );
-CREATE INDEX package_sets_names ON package_sets USING gin (names);
+-- A large pending list (64 MB) makes bulk imports cheap; autovacuum merges it later.
+CREATE INDEX package_sets_names ON package_sets USING gin (names) WITH (gin_pending_list_limit = 65536);
 
 CREATE TABLE assets (
   id                    text PRIMARY KEY,

@@ -11,27 +11,14 @@ import type { Asset, InstalledPackage } from '../domain/asset';
 
 const BATCH = 5000;
 
-type PackageKey = [name: string, version: string, source: string, arch: string, ecosystem: string];
-
-function keyOf(p: InstalledPackage): PackageKey {
-  return [p.name, p.version, p.source ?? '', p.arch ?? '', p.ecosystem ?? ''];
+/** One string per distinct installed package: name, version, source, arch, ecosystem. */
+function packageKey(p: InstalledPackage): string {
+  return `${p.name}\u0000${p.version}\u0000${p.source ?? ''}\u0000${p.arch ?? ''}\u0000${p.ecosystem ?? ''}`;
 }
 
-/** Package ids by (name, version, source, arch, ecosystem), nested so a lookup builds no strings. */
-class PackageIds {
-  private readonly byName = new Map<string, Map<string, Map<string, number>>>();
-
-  get([name, version, source, arch, ecosystem]: PackageKey): number | undefined {
-    return this.byName.get(name)?.get(version)?.get(`${source}\u0000${arch}\u0000${ecosystem}`);
-  }
-
-  set([name, version, source, arch, ecosystem]: PackageKey, id: number): void {
-    let versions = this.byName.get(name);
-    if (!versions) this.byName.set(name, (versions = new Map()));
-    let rest = versions.get(version);
-    if (!rest) versions.set(version, (rest = new Map()));
-    rest.set(`${source}\u0000${arch}\u0000${ecosystem}`, id);
-  }
+/** A PostgreSQL text[] literal, every element quoted. */
+function arrayLiteral(values: string[]): string {
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
 async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -52,7 +39,7 @@ async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promis
 /** Inserts or replaces assets (all or nothing); returns how many were written. */
 export async function upsertAssets(pool: Pool, assets: Asset[]): Promise<number> {
   return inTransaction(pool, async (client) => {
-    const ids = new PackageIds();
+    const ids = new Map<string, number>();
     for (let start = 0; start < assets.length; start += BATCH) {
       await upsertBatch(client, assets.slice(start, start + BATCH), ids);
     }
@@ -60,21 +47,32 @@ export async function upsertAssets(pool: Pool, assets: Asset[]): Promise<number>
   });
 }
 
-async function upsertBatch(client: PoolClient, assets: Asset[], ids: PackageIds): Promise<void> {
-  // 1. ids for every package of the batch, inserting the ones never seen
-  const missing: PackageKey[] = [];
-  const seen = new PackageIds();
-  for (const asset of assets) {
-    for (const p of asset.packages) {
-      const key = keyOf(p);
-      if (ids.get(key) === undefined && seen.get(key) === undefined) {
-        seen.set(key, 0);
-        missing.push(key);
+async function upsertBatch(client: PoolClient, assets: Asset[], ids: Map<string, number>): Promise<void> {
+  // 1. ids of every package in one pass; the ones never seen are inserted, then filled in
+  const packageIds = assets.map((a) => new Float64Array(a.packages.length));
+  const unknown = new Map<string, { package: InstalledPackage; slots: [number, number][] }>();
+  assets.forEach((asset, i) => {
+    const row = packageIds[i]!;
+    asset.packages.forEach((p, j) => {
+      const key = packageKey(p);
+      const id = ids.get(key);
+      if (id !== undefined) row[j] = id;
+      else {
+        const entry = unknown.get(key);
+        if (entry) entry.slots.push([i, j]);
+        else unknown.set(key, { package: p, slots: [[i, j]] });
       }
-    }
-  }
-  if (missing.length > 0) {
-    const columns = [0, 1, 2, 3, 4].map((i) => missing.map((k) => k[i]));
+    });
+  });
+  if (unknown.size > 0) {
+    const missing = [...unknown.values()].map((u) => u.package);
+    const columns = [
+      missing.map((p) => p.name),
+      missing.map((p) => p.version),
+      missing.map((p) => p.source ?? ''),
+      missing.map((p) => p.arch ?? ''),
+      missing.map((p) => p.ecosystem ?? ''),
+    ];
     await client.query(
       `INSERT INTO packages (name, version, source, arch, ecosystem)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
@@ -87,15 +85,19 @@ async function upsertBatch(client: PoolClient, assets: Asset[], ids: PackageIds)
        JOIN packages p USING (name, version, source, arch, ecosystem)`,
       columns,
     );
-    for (const r of rows) ids.set([r.name, r.version, r.source, r.arch, r.ecosystem], Number(r.id));
+    for (const r of rows) {
+      const key = packageKey(r);
+      ids.set(key, Number(r.id));
+      for (const [i, j] of unknown.get(key)!.slots) packageIds[i]![j] = Number(r.id);
+    }
   }
 
   // 2. each asset's set: its sorted package ids, addressed by their digest
   const sets = new Map<string, { digest: Buffer; packageIds: number[]; names: string[] }>();
   const assetDigest: string[] = [];
-  for (const asset of assets) {
-    const packageIds = Float64Array.from(asset.packages, (p) => ids.get(keyOf(p))!).sort();
-    const digest = crypto.createHash('sha256').update(new Uint8Array(packageIds.buffer)).digest();
+  assets.forEach((asset, i) => {
+    const sorted = packageIds[i]!.sort();
+    const digest = crypto.createHash('sha256').update(new Uint8Array(sorted.buffer)).digest();
     const hex = digest.toString('hex');
     assetDigest.push(hex);
     if (!sets.has(hex)) {
@@ -104,23 +106,22 @@ async function upsertBatch(client: PoolClient, assets: Asset[], ids: PackageIds)
         names.add(p.name);
         if (p.source) names.add(p.source);
       }
-      sets.set(hex, { digest, packageIds: [...new Set(packageIds)], names: [...names] });
+      sets.set(hex, { digest, packageIds: [...new Set(sorted)], names: [...names] });
     }
-  }
+  });
   const setIds = new Map<string, string>();
   const digests = [...sets.values()].map((s) => s.digest);
   const known = await client.query<{ id: string; digest: Buffer }>('SELECT id, digest FROM package_sets WHERE digest = ANY($1)', [digests]);
   for (const row of known.rows) setIds.set(row.digest.toString('hex'), row.id);
   const newSets = [...sets.entries()].filter(([hex]) => !setIds.has(hex)).map(([, s]) => s);
   if (newSets.length > 0) {
+    // arrays travel as PostgreSQL array literals: far cheaper to cast than JSON to take apart
     const { rows } = await client.query<{ id: string; digest: Buffer }>(
       `INSERT INTO package_sets (digest, package_ids, names)
-       SELECT decode(x.digest, 'hex'), ARRAY(SELECT jsonb_array_elements_text(x.ids)::bigint),
-              ARRAY(SELECT jsonb_array_elements_text(x.names))
-       FROM jsonb_to_recordset($1::jsonb) AS x(digest text, ids jsonb, names jsonb)
+       SELECT digest, ids::bigint[], names::text[] FROM unnest($1::bytea[], $2::text[], $3::text[]) AS x(digest, ids, names)
        ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest
        RETURNING id, digest`,
-      [JSON.stringify(newSets.map((s) => ({ digest: s.digest.toString('hex'), ids: s.packageIds, names: s.names })))],
+      [newSets.map((s) => s.digest), newSets.map((s) => `{${s.packageIds.join(',')}}`), newSets.map((s) => arrayLiteral(s.names))],
     );
     for (const row of rows) setIds.set(row.digest.toString('hex'), row.id);
   }
@@ -281,22 +282,27 @@ export async function getAsset(pool: Pool, id: string): Promise<(AssetSummary & 
  */
 export async function candidateGroups(pool: Pool, names: string[]): Promise<CandidateGroup[]> {
   if (names.length === 0) return [];
-  const { rows } = await pool.query(
-    `WITH sets AS (
-       SELECT s.id,
-              (SELECT coalesce(jsonb_agg(jsonb_build_object('name', p.name, 'version', p.version, 'source', p.source,
-                                                             'ecosystem', p.ecosystem)), '[]')
-               FROM unnest(s.package_ids) AS pid JOIN packages p ON p.id = pid
-               WHERE p.name = ANY($1) OR p.source = ANY($1)) AS packages
+  // The few package rows with those names, then the sets holding any of them (GIN on names):
+  // each set keeps only its hits, computed once per set (MATERIALIZED), not once per host.
+  const wanted = await pool.query<{ id: string; name: string; version: string; source: string; ecosystem: string }>(
+    'SELECT id, name, version, source, ecosystem FROM packages WHERE name = ANY($1) OR source = ANY($1)',
+    [names],
+  );
+  if (wanted.rows.length === 0) return [];
+  const byId = new Map(wanted.rows.map((p) => [p.id, { name: p.name, version: p.version, source: p.source, ecosystem: p.ecosystem }]));
+  const { rows } = await pool.query<{ hits: string[]; os_name: string; os_version: string; assets: CandidateGroup['assets'] }>(
+    `WITH sets AS MATERIALIZED (
+       SELECT s.id, ARRAY(SELECT pid FROM unnest(s.package_ids) AS pid WHERE pid = ANY($2::bigint[])) AS hits
        FROM package_sets s
        WHERE s.names && $1::text[]
      )
-     SELECT a.os_name, a.os_version, sets.packages,
+     SELECT sets.hits::text[] AS hits, a.os_name, a.os_version,
             json_agg(json_build_object('id', a.id, 'environment', a.environment, 'criticality', a.criticality,
                                        'exposure', a.exposure, 'compensatingControls', a.compensating_controls)) AS assets
      FROM sets JOIN assets a ON a.package_set_id = sets.id
-     GROUP BY sets.id, sets.packages, a.os_name, a.os_version`,
-    [names],
+     WHERE cardinality(sets.hits) > 0
+     GROUP BY sets.id, sets.hits, a.os_name, a.os_version`,
+    [names, [...byId.keys()]],
   );
-  return rows.map((r) => ({ osName: r.os_name, osVersion: r.os_version, assets: r.assets, packages: r.packages }));
+  return rows.map((r) => ({ osName: r.os_name, osVersion: r.os_version, assets: r.assets, packages: r.hits.map((id) => byId.get(id)!) }));
 }

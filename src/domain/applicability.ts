@@ -38,18 +38,25 @@ export interface AffectedPackage {
 export function affectedPackages(advisory: OsvRecord, groups: CandidateGroup[]): AffectedPackage[] {
   if (advisory.withdrawn) return [];
   const results: AffectedPackage[] = [];
+  // hosts share package versions, so each (entry, version) is compared once
+  const memo = new Map<string, ReturnType<typeof evaluateAffected>>();
+  const entries = advisory.affected.map((entry) => ({
+    entry,
+    scheme: schemeOf(entry),
+    names: new Set(entry.package ? [entry.package.name, ...binaryNames(entry)] : []),
+  }));
   for (const group of groups) {
     const osEcos = new Set(osEcosystems({ name: group.osName, version: group.osVersion }));
     // per package of this group: the first verdict found, preferring one that names a fix
     const verdicts = new Map<string, { installed: string; fixed: string | null }>();
-    for (const entry of advisory.affected) {
-      const scheme = schemeOf(entry);
+    for (const [index, { entry, scheme, names }] of entries.entries()) {
       if (!entry.package || !scheme) continue;
-      const names = new Set([entry.package.name, ...binaryNames(entry)]);
       for (const p of group.packages) {
         const sameEcosystem = p.ecosystem ? p.ecosystem === entry.package.ecosystem : osEcos.has(entry.package.ecosystem);
         if (!sameEcosystem || !(p.source === entry.package.name || names.has(p.name))) continue;
-        const verdict = evaluateAffected(entry, p.version, scheme);
+        const key = `${index}\u0000${p.version}`;
+        let verdict = memo.get(key);
+        if (!verdict) memo.set(key, (verdict = evaluateAffected(entry, p.version, scheme)));
         if (!verdict.affected) continue;
         const previous = verdicts.get(p.name);
         if (!previous || (previous.fixed === null && verdict.fixedVersion)) {

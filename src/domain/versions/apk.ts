@@ -20,8 +20,18 @@ const enum Token {
 }
 
 // Suffix values in apk's order: the four pre-release suffixes sort below "no suffix" (NONE).
-const SUFFIXES: Readonly<Record<string, number>> = { alpha: 1, beta: 2, pre: 3, rc: 4, cvs: 6, svn: 7, git: 8, hg: 9, p: 10 };
 const SUFFIX_NONE = 5;
+const SUFFIXES: Readonly<Record<string, number>> = {
+  alpha: 1,
+  beta: 2,
+  pre: 3,
+  rc: 4,
+  cvs: 6,
+  svn: 7,
+  git: 8,
+  hg: 9,
+  p: 10,
+};
 
 interface TokenState {
   token: Token;

@@ -13,8 +13,8 @@ interface DpkgVersion {
   revision: string;
 }
 
-/** What strtol(3) reads as an epoch: an optional sign, then digits. */
-const EPOCH = /^([+-]?)([0-9]+)$/;
+/** What strtol(3) reads as an epoch: optional C whitespace, an optional sign, then digits. */
+const EPOCH = /^[ \t\n\v\f\r]*([+-]?)([0-9]+)$/;
 
 /** The epoch's digits when `text` (what precedes the first colon) is one dpkg accepts. */
 function epochDigits(text: string): string | undefined {
@@ -25,6 +25,11 @@ function epochDigits(text: string): string | undefined {
   return signPart === '-' && /[1-9]/.test(digits) ? undefined : digits;
 }
 
+/** dpkg trims leading and trailing blanks (space and tab); other whitespace is part of the version. */
+function trimBlanks(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
 /**
  * Splits a version like dpkg's parseversion: the epoch ends at the FIRST colon, the revision starts
  * after the LAST hyphen. Where dpkg would refuse the string (an epoch that is not a number, or is
@@ -32,7 +37,7 @@ function epochDigits(text: string): string | undefined {
  * place in the order.
  */
 function parseDpkg(text: string): DpkgVersion {
-  let rest = text.trim();
+  let rest = trimBlanks(text);
   let epoch = '0';
   const colon = rest.indexOf(':');
   const digits = colon >= 0 ? epochDigits(rest.slice(0, colon)) : undefined;
@@ -100,7 +105,9 @@ function verrevcmp(a: string, b: string): Ordering {
 export function compareDpkg(a: string, b: string): Ordering {
   const va = parseDpkg(a);
   const vb = parseDpkg(b);
-  return compareDigits(va.epoch, vb.epoch) || verrevcmp(va.upstream, vb.upstream) || verrevcmp(va.revision, vb.revision);
+  return (
+    compareDigits(va.epoch, vb.epoch) || verrevcmp(va.upstream, vb.upstream) || verrevcmp(va.revision, vb.revision)
+  );
 }
 
 const INT_MAX = '2147483647';
@@ -114,8 +121,8 @@ const REVISION_CHARS = /^[0-9A-Za-z.+~]*$/;
  * `[A-Za-z0-9.+~:-]` in the upstream version or outside `[A-Za-z0-9.+~]` in the revision).
  */
 export function isValidDpkgVersion(version: string): boolean {
-  const text = version.trim();
-  if (text === '' || /\s/.test(text)) return false;
+  const text = trimBlanks(version);
+  if (text === '' || /[ \t]/.test(text)) return false;
   let rest = text;
   const colon = text.indexOf(':');
   if (colon >= 0) {

@@ -48,7 +48,7 @@ const SCHEMES: Readonly<Record<string, VersionScheme>> = {
   Maven: 'maven',
 };
 
-/** RPM-based distributions, matched by prefix (`Rocky Linux:9`, `openSUSE:Leap 15.5`, `SUSE:Linux Enterprise Server 15 SP5`). */
+/** RPM-based distributions, matched by prefix: `Rocky Linux:9`, `openSUSE:Leap 15.5`, `SUSE:Linux Enterprise Server 15`. */
 const RPM_PREFIXES = ['Rocky Linux', 'AlmaLinux', 'openSUSE', 'SUSE', 'Mageia'];
 
 /** The version scheme of an OSV ecosystem, or undefined when it has none here. */
