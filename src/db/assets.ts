@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from './transaction';
 import type { CandidateGroup } from '../domain/applicability';
 import type { Asset, InstalledPackage } from '../domain/asset';
 
@@ -19,21 +20,6 @@ function packageKey(p: InstalledPackage): string {
 /** A PostgreSQL text[] literal, every element quoted. */
 function arrayLiteral(values: string[]): string {
   return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
-}
-
-async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK');
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 /** Inserts or replaces assets (all or nothing); returns how many were written. */

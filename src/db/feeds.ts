@@ -3,7 +3,8 @@
  * its own timestamp (OSV `modified`, CVE `dateUpdated`, KEV catalog version) is newer than the
  * stored one; the same data again changes nothing.
  */
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import { inTransaction } from './transaction';
 import { cveUpdatedAt, cvssScores, cweIds, englishDescription, type CveRecord } from '../domain/cve';
 import type { KevCatalog } from '../domain/kev';
 import { advisoryCves, advisoryPackageNames, binaryNames, type OsvRecord } from '../domain/osv';
@@ -12,21 +13,6 @@ export interface ImportResult {
   imported: number;
   updated: number;
   skipped: number;
-}
-
-async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK');
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 /** Counts what an upsert with `RETURNING (xmax = 0) AS inserted` did; no row back means skipped. */

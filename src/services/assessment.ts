@@ -12,6 +12,7 @@ import { assessPriority, type AffectedFacts, type CveFacts, type PriorityResult 
 import { candidateGroups } from '../db/assets';
 import { loadAdvisories, type AdvisoryView } from '../db/feeds';
 import { currentPolicy } from '../db/policy';
+import { inTransaction } from '../db/transaction';
 
 export class UnknownAdvisoriesError extends Error {
   constructor(readonly ids: string[]) {
@@ -72,10 +73,8 @@ export async function assessPatch(pool: Pool, patchId: string, advisoryIds: stri
   };
 }
 
-async function recordTargets(pool: Pool, patchId: string, affected: AffectedPackage[]): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+function recordTargets(pool: Pool, patchId: string, affected: AffectedPackage[]): Promise<void> {
+  return inTransaction(pool, async (client) => {
     await client.query('DELETE FROM patch_targets WHERE patch_id = $1', [patchId]);
     const rows = new Map(affected.map((a) => [`${a.asset.id}\u0000${a.advisoryId}\u0000${a.package}`, a]));
     const list = [...rows.values()];
@@ -95,13 +94,7 @@ async function recordTargets(pool: Pool, patchId: string, affected: AffectedPack
         ],
       );
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK');
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 const CRITICALITY = ['low', 'medium', 'high', 'critical'] as const;

@@ -15,6 +15,12 @@ const oneOrMany = <T extends z.ZodType>(record: T) =>
   z.preprocess((value) => (Array.isArray(value) ? value : [value]), z.array(record).min(1).max(50_000));
 
 export function feedRoutes(deps: ApiDeps): RouteSpec[] {
+  const affectedOr404 = (id: string) =>
+    findAffected(deps.pool, [id]).catch((err) => {
+      if (err instanceof UnknownAdvisoriesError) throw notFound(`No advisory ${id}`);
+      throw err;
+    });
+
   return [
     defineRoute({
       method: 'post',
@@ -54,10 +60,7 @@ export function feedRoutes(deps: ApiDeps): RouteSpec[] {
       params: z.object({ id: z.string().min(1).max(200) }),
       responses: { 200: { description: 'the advisory' }, 404: { description: 'unknown advisory' } },
       handler: async ({ params }) => {
-        const found = await findAffected(deps.pool, [params.id]).catch((err) => {
-          if (err instanceof UnknownAdvisoriesError) throw notFound(`No advisory ${params.id}`);
-          throw err;
-        });
+        const found = await affectedOr404(params.id);
         const { record, ...advisory } = found.advisories[0]!;
         return { body: { ...advisory, details: record.details ?? null, affectedAssets: new Set(found.affected.map((a) => a.asset.id)).size } };
       },
@@ -70,10 +73,7 @@ export function feedRoutes(deps: ApiDeps): RouteSpec[] {
       params: z.object({ id: z.string().min(1).max(200) }),
       responses: { 200: { description: 'affected assets' }, 404: { description: 'unknown advisory' } },
       handler: async ({ params }) => {
-        const found = await findAffected(deps.pool, [params.id]).catch((err) => {
-          if (err instanceof UnknownAdvisoriesError) throw notFound(`No advisory ${params.id}`);
-          throw err;
-        });
+        const found = await affectedOr404(params.id);
         return {
           body: found.affected.map((a) => ({
             assetId: a.asset.id,
