@@ -51,9 +51,11 @@ program
     const shutdown = new Shutdown(logger);
     shutdown.onSignals();
     const admin = resolveAdminToken(config.dataDir, config.adminToken);
+    const databaseUrl = requireDatabaseUrl(config);
+    await migrate(databaseUrl, logger);
     const api = await startApi({
       temporal: externalTemporal(config),
-      databaseUrl: requireDatabaseUrl(config),
+      databaseUrl,
       port: config.port,
       host: '0.0.0.0',
       adminToken: admin.token,

@@ -7,7 +7,6 @@ import type net from 'node:net';
 import { Client, type Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { createApp } from '../api/app';
-import { migrate } from '../db/migrate';
 import { ensureBootstrapAdmin } from '../db/users';
 import type { Logger } from '../logger';
 import { connectClient, connectWorker, TASK_QUEUE, type TemporalTarget } from '../temporal/connection';
@@ -30,7 +29,6 @@ export async function startApi(options: {
   adminToken: string;
   logger: Logger;
 }): Promise<ApiService> {
-  await migrate(options.databaseUrl, options.logger);
   const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
   pool.on('error', (err) => options.logger.warn({ err }, 'idle PostgreSQL connection failed'));
   let connection: Connection | undefined;
