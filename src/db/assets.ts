@@ -2,7 +2,7 @@
  * The asset inventory in PostgreSQL. Installed packages are stored once per distinct
  * (name, version, source, arch, ecosystem) in `packages`; an asset points at a content-addressed
  * `package_sets` row (the sorted package ids), so hosts built from the same image share one set
- * and the applicability prefilter (a GIN index on the set's names) looks at sets, not hosts.
+ * and the applicability prefilter looks at sets, not hosts.
  */
 import crypto from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
@@ -10,11 +10,136 @@ import { inTransaction } from './transaction';
 import type { CandidateGroup } from '../domain/applicability';
 import type { Asset, InstalledPackage } from '../domain/asset';
 
-const BATCH = 5000;
+const BATCH = 1000;
 
 /** One string per distinct installed package: name, version, source, arch, ecosystem. */
 function packageKey(p: InstalledPackage): string {
   return `${p.name}\u0000${p.version}\u0000${p.source ?? ''}\u0000${p.arch ?? ''}\u0000${p.ecosystem ?? ''}`;
+}
+
+/**
+ * The address of an asset's package set: a digest of its package list as given. Hosts built
+ * from one image send the same list, so they share a set without any per-package lookup; the
+ * same packages in another order only cost a second, equally correct set.
+ */
+function contentDigest(packages: InstalledPackage[]): Buffer {
+  let text = '';
+  for (const p of packages) text += `${packageKey(p)}\n`;
+  return crypto.createHash('sha256').update(text).digest();
+}
+
+/** What one import has learned so far: package ids by key, and the set digests (hex) it has stored. */
+interface ImportState {
+  packageIds: Map<string, string>;
+  storedSets: Set<string>;
+}
+
+/**
+ * Inserts or replaces assets (all or nothing); returns how many were written.
+ *
+ * The work is pipelined so Node and PostgreSQL run side by side: the set and asset rows of one
+ * batch are written on the transaction's connection while the next batch is digested. Lookups
+ * that must not wait behind those writes (which sets exist, the ids of packages) go through a
+ * second connection. Packages are a shared dictionary, so they are inserted there outside the
+ * transaction: a rolled-back import can leave unused dictionary rows, never a half-written asset.
+ */
+export async function upsertAssets(pool: Pool, assets: Asset[]): Promise<number> {
+  const lookup = await pool.connect();
+  try {
+    return await inTransaction(pool, async (client) => {
+      const state: ImportState = { packageIds: new Map(), storedSets: new Set() };
+      const writes: Promise<unknown>[] = [];
+      let failure: unknown;
+      for (let start = 0; start < assets.length && failure === undefined; start += BATCH) {
+        const batch = assets.slice(start, start + BATCH);
+        const digests = batch.map((a) => contentDigest(a.packages).toString('hex'));
+        const newSets = await setsToStore(lookup, batch, digests, state);
+        // at most two batches in flight: memory stays bounded when PostgreSQL is the slower side
+        if (writes.length >= 2) await writes[writes.length - 2];
+        const write = insertSets(client, newSets).then(() => insertAssets(client, batch, digests));
+        writes.push(write.catch((err) => (failure ??= err)));
+      }
+      await Promise.all(writes);
+      if (failure !== undefined) throw failure;
+      return assets.length;
+    });
+  } finally {
+    lookup.release();
+  }
+}
+
+/** The sets of this batch that neither PostgreSQL nor this import has stored yet, with their package ids. */
+async function setsToStore(lookup: PoolClient, assets: Asset[], digests: string[], state: ImportState) {
+  const firstWith = new Map<string, number>();
+  digests.forEach((hex, i) => {
+    if (!state.storedSets.has(hex) && !firstWith.has(hex)) firstWith.set(hex, i);
+  });
+  for (const hex of digests) state.storedSets.add(hex);
+  if (firstWith.size === 0) return [];
+  const known = await lookup.query<{ digest: Buffer }>('SELECT digest FROM package_sets WHERE digest = ANY($1)', [
+    [...firstWith.keys()].map((hex) => Buffer.from(hex, 'hex')),
+  ]);
+  for (const row of known.rows) firstWith.delete(row.digest.toString('hex'));
+
+  // each new set's package ids; the packages never seen are looked up (or inserted) together
+  const missing = new Map<string, { package: InstalledPackage; slots: [string[], number][] }>();
+  const sets = [...firstWith.entries()].map(([hex, i]) => {
+    const packages = assets[i]!.packages;
+    const ids = new Array<string>(packages.length);
+    packages.forEach((p, j) => {
+      const key = packageKey(p);
+      const id = state.packageIds.get(key);
+      if (id !== undefined) ids[j] = id;
+      else {
+        const entry = missing.get(key);
+        if (entry) entry.slots.push([ids, j]);
+        else missing.set(key, { package: p, slots: [[ids, j]] });
+      }
+    });
+    return { hex, packageIds: ids };
+  });
+  if (missing.size > 0) {
+    for (const [key, id] of await packageIds(lookup, [...missing.values()].map((m) => m.package))) {
+      state.packageIds.set(key, id);
+      for (const [ids, j] of missing.get(key)!.slots) ids[j] = id;
+    }
+  }
+  return sets;
+}
+
+/** The ids of these packages by key, inserting the ones PostgreSQL does not have yet. */
+async function packageIds(lookup: PoolClient, packages: InstalledPackage[]): Promise<[string, string][]> {
+  const columns = [
+    packages.map((p) => p.name),
+    packages.map((p) => p.version),
+    packages.map((p) => p.source ?? ''),
+    packages.map((p) => p.arch ?? ''),
+    packages.map((p) => p.ecosystem ?? ''),
+  ];
+  await lookup.query(
+    `INSERT INTO packages (name, version, source, arch, ecosystem)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+     ON CONFLICT DO NOTHING`,
+    columns,
+  );
+  const { rows } = await lookup.query<{ id: string; name: string; version: string; source: string; arch: string; ecosystem: string }>(
+    `SELECT p.id, p.name, p.version, p.source, p.arch, p.ecosystem
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(name, version, source, arch, ecosystem)
+     JOIN packages p USING (name, version, source, arch, ecosystem)`,
+    columns,
+  );
+  return rows.map((r) => [packageKey(r), r.id]);
+}
+
+async function insertSets(client: PoolClient, sets: { hex: string; packageIds: string[] }[]): Promise<void> {
+  if (sets.length === 0) return;
+  // arrays travel as PostgreSQL array literals: far cheaper to cast than JSON to take apart
+  await client.query(
+    `INSERT INTO package_sets (digest, package_ids)
+     SELECT decode(digest, 'hex'), ids::bigint[] FROM unnest($1::text[], $2::text[]) AS x(digest, ids)
+     ON CONFLICT (digest) DO NOTHING`,
+    [sets.map((s) => s.hex), sets.map((s) => `{${s.packageIds.join(',')}}`)],
+  );
 }
 
 /** A PostgreSQL text[] literal, every element quoted. */
@@ -22,127 +147,20 @@ function arrayLiteral(values: string[]): string {
   return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
-/** Inserts or replaces assets (all or nothing); returns how many were written. */
-export async function upsertAssets(pool: Pool, assets: Asset[]): Promise<number> {
-  return inTransaction(pool, async (client) => {
-    const ids = new Map<string, number>();
-    for (let start = 0; start < assets.length; start += BATCH) {
-      await upsertBatch(client, assets.slice(start, start + BATCH), ids);
-    }
-    return assets.length;
-  });
-}
-
-async function upsertBatch(client: PoolClient, assets: Asset[], ids: Map<string, number>): Promise<void> {
-  // 1. ids of every package in one pass; the ones never seen are inserted, then filled in
-  const packageIds = assets.map((a) => new Float64Array(a.packages.length));
-  const unknown = new Map<string, { package: InstalledPackage; slots: [number, number][] }>();
-  assets.forEach((asset, i) => {
-    const row = packageIds[i]!;
-    asset.packages.forEach((p, j) => {
-      const key = packageKey(p);
-      const id = ids.get(key);
-      if (id !== undefined) row[j] = id;
-      else {
-        const entry = unknown.get(key);
-        if (entry) entry.slots.push([i, j]);
-        else unknown.set(key, { package: p, slots: [[i, j]] });
-      }
-    });
-  });
-  if (unknown.size > 0) {
-    const missing = [...unknown.values()].map((u) => u.package);
-    const columns = [
-      missing.map((p) => p.name),
-      missing.map((p) => p.version),
-      missing.map((p) => p.source ?? ''),
-      missing.map((p) => p.arch ?? ''),
-      missing.map((p) => p.ecosystem ?? ''),
-    ];
-    await client.query(
-      `INSERT INTO packages (name, version, source, arch, ecosystem)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-       ON CONFLICT DO NOTHING`,
-      columns,
-    );
-    const { rows } = await client.query<{ id: string; name: string; version: string; source: string; arch: string; ecosystem: string }>(
-      `SELECT p.id, p.name, p.version, p.source, p.arch, p.ecosystem
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(name, version, source, arch, ecosystem)
-       JOIN packages p USING (name, version, source, arch, ecosystem)`,
-      columns,
-    );
-    for (const r of rows) {
-      const key = packageKey(r);
-      ids.set(key, Number(r.id));
-      for (const [i, j] of unknown.get(key)!.slots) packageIds[i]![j] = Number(r.id);
-    }
-  }
-
-  // 2. each asset's set: its sorted package ids, addressed by their digest
-  const sets = new Map<string, { digest: Buffer; packageIds: number[]; names: string[] }>();
-  const assetDigest: string[] = [];
-  assets.forEach((asset, i) => {
-    const sorted = packageIds[i]!.sort();
-    const digest = crypto.createHash('sha256').update(new Uint8Array(sorted.buffer)).digest();
-    const hex = digest.toString('hex');
-    assetDigest.push(hex);
-    if (!sets.has(hex)) {
-      const names = new Set<string>();
-      for (const p of asset.packages) {
-        names.add(p.name);
-        if (p.source) names.add(p.source);
-      }
-      sets.set(hex, { digest, packageIds: [...new Set(sorted)], names: [...names] });
-    }
-  });
-  const setIds = new Map<string, string>();
-  const digests = [...sets.values()].map((s) => s.digest);
-  const known = await client.query<{ id: string; digest: Buffer }>('SELECT id, digest FROM package_sets WHERE digest = ANY($1)', [digests]);
-  for (const row of known.rows) setIds.set(row.digest.toString('hex'), row.id);
-  const newSets = [...sets.entries()].filter(([hex]) => !setIds.has(hex)).map(([, s]) => s);
-  if (newSets.length > 0) {
-    // arrays travel as PostgreSQL array literals: far cheaper to cast than JSON to take apart
-    const { rows } = await client.query<{ id: string; digest: Buffer }>(
-      `INSERT INTO package_sets (digest, package_ids, names)
-       SELECT digest, ids::bigint[], names::text[] FROM unnest($1::bytea[], $2::text[], $3::text[]) AS x(digest, ids, names)
-       ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest
-       RETURNING id, digest`,
-      [newSets.map((s) => s.digest), newSets.map((s) => `{${s.packageIds.join(',')}}`), newSets.map((s) => arrayLiteral(s.names))],
-    );
-    for (const row of rows) setIds.set(row.digest.toString('hex'), row.id);
-  }
-
-  // 3. the assets themselves
-  const rows = assets.map((a, i) => ({
-    id: a.id,
-    hostname: a.hostname,
-    environment: a.environment,
-    os_name: a.os.name,
-    os_version: a.os.version,
-    criticality: a.criticality,
-    exposure: a.exposure,
-    role: a.role ?? null,
-    redundancy_group: a.redundancyGroup ?? null,
-    owner: a.owner ?? null,
-    timezone: a.timezone,
-    maintenance_windows: a.maintenanceWindows,
-    compensating_controls: a.compensatingControls,
-    connector: a.connector,
-    simulation: a.simulation ?? null,
-    package_set_id: setIds.get(assetDigest[i]!),
-    package_count: a.packages.length,
-  }));
+async function insertAssets(client: PoolClient, assets: Asset[], digests: string[]): Promise<void> {
+  const column = <T>(pick: (a: Asset) => T) => assets.map(pick);
   await client.query(
     `INSERT INTO assets (id, hostname, environment, os_name, os_version, criticality, exposure, role,
                          redundancy_group, owner, timezone, maintenance_windows, compensating_controls,
                          connector, simulation, package_set_id, package_count)
-     SELECT id, hostname, environment, os_name, os_version, criticality, exposure, role, redundancy_group,
-            owner, timezone, maintenance_windows, ARRAY(SELECT jsonb_array_elements_text(compensating_controls)),
-            connector, simulation, package_set_id, package_count
-     FROM jsonb_to_recordset($1::jsonb) AS x(id text, hostname text, environment text, os_name text,
-          os_version text, criticality text, exposure text, role text, redundancy_group text, owner text,
-          timezone text, maintenance_windows jsonb, compensating_controls jsonb, connector text,
-          simulation jsonb, package_set_id bigint, package_count integer)
+     SELECT x.id, hostname, environment, os_name, os_version, criticality, exposure, role, redundancy_group,
+            owner, timezone, maintenance_windows, compensating_controls::text[], connector, simulation, s.id, package_count
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                 $9::text[], $10::text[], $11::text[], $12::jsonb[], $13::text[], $14::text[], $15::jsonb[],
+                 $16::text[], $17::int[])
+          AS x(id, hostname, environment, os_name, os_version, criticality, exposure, role, redundancy_group, owner,
+               timezone, maintenance_windows, compensating_controls, connector, simulation, digest, package_count)
+     JOIN package_sets s ON s.digest = decode(x.digest, 'hex')
      ON CONFLICT (id) DO UPDATE SET
        hostname = EXCLUDED.hostname, environment = EXCLUDED.environment, os_name = EXCLUDED.os_name,
        os_version = EXCLUDED.os_version, criticality = EXCLUDED.criticality, exposure = EXCLUDED.exposure,
@@ -151,7 +169,25 @@ async function upsertBatch(client: PoolClient, assets: Asset[], ids: Map<string,
        compensating_controls = EXCLUDED.compensating_controls, connector = EXCLUDED.connector,
        simulation = EXCLUDED.simulation, package_set_id = EXCLUDED.package_set_id,
        package_count = EXCLUDED.package_count, updated_at = now()`,
-    [JSON.stringify(rows)],
+    [
+      column((a) => a.id),
+      column((a) => a.hostname),
+      column((a) => a.environment),
+      column((a) => a.os.name),
+      column((a) => a.os.version),
+      column((a) => a.criticality),
+      column((a) => a.exposure),
+      column((a) => a.role ?? null),
+      column((a) => a.redundancyGroup ?? null),
+      column((a) => a.owner ?? null),
+      column((a) => a.timezone),
+      column((a) => JSON.stringify(a.maintenanceWindows)),
+      column((a) => arrayLiteral(a.compensatingControls)),
+      column((a) => a.connector),
+      column((a) => (a.simulation ? JSON.stringify(a.simulation) : null)),
+      digests,
+      column((a) => a.packages.length),
+    ],
   );
 }
 
@@ -176,7 +212,7 @@ export async function listAssets(pool: Pool, filters: AssetFilters): Promise<{ t
   const params: unknown[] = [];
   const add = (sql: string, value: unknown) => {
     params.push(value);
-    where.push(sql.replace('?', `$${params.length}`));
+    where.push(sql.replaceAll('?', `$${params.length}`));
   };
   if (filters.environment) add('a.environment = ?', filters.environment);
   if (filters.role) add('a.role = ?', filters.role);
@@ -189,7 +225,11 @@ export async function listAssets(pool: Pool, filters: AssetFilters): Promise<{ t
     if (version) add('a.os_version = ?', version);
   }
   if (filters.hasPackage) {
-    add('a.package_set_id IN (SELECT id FROM package_sets WHERE names @> ARRAY[?::text])', filters.hasPackage);
+    add(
+      `a.package_set_id IN (SELECT id FROM package_sets
+                            WHERE package_ids && ARRAY(SELECT id FROM packages WHERE name = ? OR source = ?))`,
+      filters.hasPackage,
+    );
   }
   const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const count = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM assets a ${clause}`, params);
@@ -268,8 +308,8 @@ export async function getAsset(pool: Pool, id: string): Promise<(AssetSummary & 
  */
 export async function candidateGroups(pool: Pool, names: string[]): Promise<CandidateGroup[]> {
   if (names.length === 0) return [];
-  // The few package rows with those names, then the sets holding any of them (GIN on names):
-  // each set keeps only its hits, computed once per set (MATERIALIZED), not once per host.
+  // The few package rows with those names, then the sets holding any of them (a scan of the
+  // distinct sets): each set keeps only its hits, computed once per set (MATERIALIZED), not once per host.
   const wanted = await pool.query<{ id: string; name: string; version: string; source: string; ecosystem: string }>(
     'SELECT id, name, version, source, ecosystem FROM packages WHERE name = ANY($1) OR source = ANY($1)',
     [names],
@@ -278,9 +318,9 @@ export async function candidateGroups(pool: Pool, names: string[]): Promise<Cand
   const byId = new Map(wanted.rows.map((p) => [p.id, { name: p.name, version: p.version, source: p.source, ecosystem: p.ecosystem }]));
   const { rows } = await pool.query<{ hits: string[]; os_name: string; os_version: string; assets: CandidateGroup['assets'] }>(
     `WITH sets AS MATERIALIZED (
-       SELECT s.id, ARRAY(SELECT pid FROM unnest(s.package_ids) AS pid WHERE pid = ANY($2::bigint[])) AS hits
+       SELECT s.id, ARRAY(SELECT DISTINCT pid FROM unnest(s.package_ids) AS pid WHERE pid = ANY($1::bigint[])) AS hits
        FROM package_sets s
-       WHERE s.names && $1::text[]
+       WHERE s.package_ids && $1::bigint[]
      )
      SELECT sets.hits::text[] AS hits, a.os_name, a.os_version,
             json_agg(json_build_object('id', a.id, 'environment', a.environment, 'criticality', a.criticality,
@@ -288,7 +328,7 @@ export async function candidateGroups(pool: Pool, names: string[]): Promise<Cand
      FROM sets JOIN assets a ON a.package_set_id = sets.id
      WHERE cardinality(sets.hits) > 0
      GROUP BY sets.id, sets.hits, a.os_name, a.os_version`,
-    [names, [...byId.keys()]],
+    [[...byId.keys()]],
   );
   return rows.map((r) => ({ osName: r.os_name, osVersion: r.os_version, assets: r.assets, packages: r.hits.map((id) => byId.get(id)!) }));
 }

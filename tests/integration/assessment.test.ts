@@ -3,7 +3,8 @@
  * exact applicability per Ubuntu notice, and the assessment phase of the workflow.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AssetInput } from '../../src/domain/asset';
+import { AssetSchema, type AssetInput } from '../../src/domain/asset';
+import { upsertAssets } from '../../src/db/assets';
 import { PatchPriority, PatchPhase } from '../../src/workflows/search-attributes';
 import { saveHistory } from '../helpers/histories';
 import { startTestStack, type TestStack } from '../helpers/servers';
@@ -246,6 +247,42 @@ describe('inventory API', () => {
     const csvRes = await stack.call('PUT', '/v1/assets', { token: operator, rawBody: csv, headers: { 'content-type': 'text/csv' } });
     expect(csvRes.status).toBe(400);
     expect(csvRes.body.error.message).toContain('line 2 (x-1): packages: "sudo"');
+  });
+});
+
+describe('bulk import', () => {
+  it('refuses an asset id given twice, naming it, and writes nothing', async () => {
+    const res = await stack.call('PUT', '/v1/assets', { token: operator, body: { assets: [asset('dup-1'), asset('dup-2'), asset('dup-1')] } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('body.assets[2] (dup-1).id: asset dup-1 appears more than once');
+    expect((await stack.call('GET', '/v1/assets/dup-2', { token: auditor })).status).toBe(404);
+  });
+
+  it('writes thousands of assets across pipelined batches, sharing sets by content, all or nothing', async () => {
+    const image = [
+      { name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6', source: 'openssh', arch: 'amd64' },
+      { name: 'sudo', version: '1.9.9-1ubuntu2.4+bulk' },
+    ];
+    const fleet = Array.from({ length: 2500 }, (_, n) =>
+      AssetSchema.parse({
+        ...asset(`bulk-${n}`),
+        // every tenth host has drifted; one lists a package twice
+        packages: n % 10 === 0 ? [image[0], { name: 'sudo', version: `1.9.9-1ubuntu2.${n % 3}+bulk` }] : n === 1 ? [...image, image[1]] : image,
+      }),
+    );
+    const sets = async () => Number((await stack.pool.query('SELECT count(*) AS n FROM package_sets')).rows[0].n);
+    const before = await sets();
+    expect(await upsertAssets(stack.pool, fleet)).toBe(2500);
+    expect((await sets()) - before).toBe(5); // the image, three drifts, the doubled list
+    const drifted = await stack.call('GET', '/v1/assets/bulk-20', { token: auditor });
+    expect(drifted.body.packages).toEqual([image[0], { name: 'sudo', version: '1.9.9-1ubuntu2.2+bulk' }]);
+
+    // an id twice, batches apart: the database refuses the second write; nothing of the import stays
+    const again = [...fleet.slice(0, 2000).map((a) => ({ ...a, hostname: 'changed.example' })), { ...fleet[0]!, id: 'bulk-new' }, fleet[1500]!, fleet[1500]!];
+    await expect(upsertAssets(stack.pool, again)).rejects.toThrow();
+    const kept = await stack.call('GET', '/v1/assets/bulk-7', { token: auditor });
+    expect(kept.body.hostname).toBe(fleet[7]!.hostname);
+    expect((await stack.call('GET', '/v1/assets/bulk-new', { token: auditor })).status).toBe(404);
   });
 });
 

@@ -7,7 +7,19 @@ import type { ApiDeps } from '../deps';
 import { badRequest, notFound } from '../errors';
 import { defineRoute, type RouteSpec } from '../route';
 
-const AssetsBody = z.strictObject({ assets: z.array(AssetSchema).min(1).max(100_000) });
+const AssetsBody = z.strictObject({
+  assets: z
+    .array(AssetSchema)
+    .min(1)
+    .max(100_000)
+    .superRefine((assets, ctx) => {
+      const seen = new Set<string>();
+      assets.forEach((asset, i) => {
+        if (seen.has(asset.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `asset ${asset.id} appears more than once` });
+        seen.add(asset.id);
+      });
+    }),
+});
 
 const AssetQuery = z.strictObject({
   environment: z.enum(ENVIRONMENTS).optional(),
