@@ -1,12 +1,15 @@
 import express from 'express';
 import pinoHttp from 'pino-http';
+import { recordAudit } from '../db/audit';
 import { findUserByToken } from '../db/users';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { buildOpenApiDocument } from './openapi';
-import { mountRoutes, type Authenticator, type RouteSpec } from './route';
+import { mountRoutes, type AuditRecorder, type Authenticator, type RouteSpec } from './route';
+import { auditRoutes } from './routes/audit';
 import { feedRoutes } from './routes/feeds';
 import { inventoryRoutes } from './routes/inventory';
+import { patchViewRoutes } from './routes/patch-views';
 import { patchRoutes } from './routes/patches';
 import { policyRoutes } from './routes/policy';
 import { systemRoutes } from './routes/system';
@@ -20,12 +23,31 @@ export function createApp(deps: ApiDeps): express.Express {
     ...feedRoutes(deps),
     ...policyRoutes(deps),
     ...patchRoutes(deps),
+    ...patchViewRoutes(deps),
+    ...auditRoutes(deps),
   ];
   const openapi = buildOpenApiDocument(routes, deps.version);
 
   const authenticate: Authenticator = async (req) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
     return match ? findUserByToken(deps.pool, match[1]!) : undefined;
+  };
+
+  // A failed audit write is logged and never fails or crashes anything; when the body is what
+  // PostgreSQL refused, the call is still recorded, without it.
+  const audit: AuditRecorder = async (entry) => {
+    const log = deps.logger.child({ component: 'audit' });
+    const about = { actor: entry.actorName, method: entry.method, path: entry.path, status: entry.status };
+    try {
+      await recordAudit(deps.pool, entry);
+    } catch (err) {
+      log.error({ err, ...about }, 'could not write the audit record; retrying without the body');
+      try {
+        await recordAudit(deps.pool, { ...entry, body: { unrecordable: true } });
+      } catch (again) {
+        log.error({ err: again, ...about }, 'could not write the audit record');
+      }
+    }
   };
 
   const app = express();
@@ -36,7 +58,7 @@ export function createApp(deps: ApiDeps): express.Express {
     res.json(openapi);
   });
   const router = express.Router();
-  mountRoutes(router, routes, authenticate);
+  mountRoutes(router, routes, { authenticate, audit });
   app.use(router);
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

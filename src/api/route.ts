@@ -1,11 +1,12 @@
 /**
  * A route is declared once — method, path, who may call it, zod schemas, handler — and that one
  * declaration both mounts the express handler (validating with the schemas) and describes the
- * operation in the OpenAPI document.
+ * operation in the OpenAPI document. Every non-GET call of an authenticated user is audited.
  */
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { z } from 'zod';
 import type { Role } from '../domain/roles';
+import { auditBody, type AuditEntry } from '../db/audit';
 import type { User } from '../db/users';
 import { ApiError, validationError } from './errors';
 
@@ -55,22 +56,46 @@ export function defineRoute<B extends Schema, P extends Schema, Q extends Schema
 /** Resolves the caller from the bearer token (set by the auth middleware). */
 export type Authenticator = (req: Request) => Promise<User | undefined>;
 
+/**
+ * Keeps one API mutation in the audit trail. Called after the response has gone out; it must
+ * handle (log) its own failures and never reject.
+ */
+export type AuditRecorder = (entry: AuditEntry) => Promise<void>;
+
+export interface MountOptions {
+  authenticate: Authenticator;
+  audit: AuditRecorder;
+}
+
 export const DEFAULT_BODY_LIMIT = '1mb';
 
-export function mountRoutes(router: Router, routes: RouteSpec[], authenticate: Authenticator) {
+/** The raw size of each parsed request body, for the audit trail. */
+const bodyBytes = new WeakMap<object, number>();
+
+export function mountRoutes(router: Router, routes: RouteSpec[], { authenticate, audit }: MountOptions) {
   for (const route of routes) {
     const handlers: RequestHandler[] = [];
     // who is calling comes first: nobody's body is parsed before their token is checked
     if (route.access !== 'public') {
       handlers.push(async (req, res, next) => {
-        res.locals.user = await requireAccess(req, route.access as Exclude<Access, 'public'>, authenticate);
+        const user = await authenticate(req);
+        if (!user) {
+          throw new ApiError(401, 'unauthenticated', 'A valid bearer token is required (Authorization: Bearer <token>)');
+        }
+        // every non-GET call of a known user is audited with its final status, refusals included
+        if (route.method !== 'get') auditOnFinish(req, res, user, audit);
+        res.locals.user = requireRole(user, route.access as Exclude<Access, 'public'>);
         next();
       });
     }
     if (route.body) {
       const limit = route.bodyLimit ?? DEFAULT_BODY_LIMIT;
-      handlers.push(express.json({ limit }));
-      if (route.csv) handlers.push(express.text({ type: 'text/csv', limit }));
+      // the raw size, for the audit trail (bodies over its limit are stored as a size only)
+      const verify = (req: object, _res: unknown, buf: Buffer) => {
+        bodyBytes.set(req, buf.length);
+      };
+      handlers.push(express.json({ limit, verify }));
+      if (route.csv) handlers.push(express.text({ type: 'text/csv', limit, verify }));
       handlers.push((req, _res, next) => {
         const accepted = route.csv ? ['application/json', 'text/csv'] : ['application/json'];
         if (!req.is(accepted)) {
@@ -98,11 +123,7 @@ export function mountRoutes(router: Router, routes: RouteSpec[], authenticate: A
   }
 }
 
-async function requireAccess(req: Request, access: Exclude<Access, 'public'>, authenticate: Authenticator): Promise<User> {
-  const user = await authenticate(req);
-  if (!user) {
-    throw new ApiError(401, 'unauthenticated', 'A valid bearer token is required (Authorization: Bearer <token>)');
-  }
+function requireRole(user: User, access: Exclude<Access, 'public'>): User {
   if (access !== 'authenticated' && !access.some((role) => user.roles.includes(role))) {
     throw new ApiError(403, 'forbidden', `This needs one of the roles: ${access.join(', ')}`, {
       requiredRoles: access,
@@ -110,6 +131,24 @@ async function requireAccess(req: Request, access: Exclude<Access, 'public'>, au
     });
   }
   return user;
+}
+
+/**
+ * Records the call once its response is finished, with the status the client got. The body is
+ * what the client sent (only bodies that were read: a 403 is refused before its body is parsed).
+ * The bearer token is never part of it: it travels in the Authorization header.
+ */
+function auditOnFinish(req: Request, res: Response, user: User, audit: AuditRecorder) {
+  res.once('finish', () => {
+    void audit({
+      actorId: user.id,
+      actorName: user.name,
+      method: req.method,
+      path: req.originalUrl.split('?')[0]!,
+      status: res.statusCode,
+      body: auditBody(req.body, bodyBytes.get(req)),
+    });
+  });
 }
 
 function parse(where: 'body' | 'params' | 'query', schema: z.ZodType | undefined, value: unknown) {

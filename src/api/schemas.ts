@@ -6,7 +6,8 @@ import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { ENVIRONMENTS, OUTCOMES, PHASES, STATES, STRATEGIES } from '../domain/patch';
 import { ROLES } from '../domain/roles';
-import { parseDuration } from '../domain/duration';
+import { DECISIONS } from '../domain/governance';
+import { duration, MaxFailures } from '../domain/policy';
 
 // Lets zod-to-openapi read these schemas; must run before any schema below is built.
 extendZodWithOpenApi(z);
@@ -38,24 +39,19 @@ export const CreatedUser = z.object({
   token: z.string().describe('The bearer token. It is shown once; only its hash is stored.'),
 });
 
-const duration = z
-  .string()
-  .refine((text) => parseDuration(text) !== undefined, 'must be a duration such as 500ms, 30s, 15m, 2h or 7d');
-
 export const PatchSettings = z
   .strictObject({
     reviewersRequired: z.number().int().min(1).max(10).optional(),
     reviewTimeout: duration.optional(),
     approvalTimeout: duration.optional(),
+    scopeRecheckInterval: duration.optional(),
     bakeTime: duration.optional(),
     pilotBakeTime: duration.optional(),
     monitoringWindow: duration.optional(),
     stragglerRetryInterval: duration.optional(),
     maxConcurrent: z.number().int().min(1).optional(),
     maxPerGroupPerWave: z.number().int().min(1).optional(),
-    maxFailures: z
-      .union([z.number().int().min(0), z.string().regex(/^\d{1,3}(\.\d+)?%$/, 'a count or a percentage such as 10%')])
-      .optional(),
+    maxFailures: MaxFailures.optional(),
   })
   .describe('Per-patch overrides of policy');
 
@@ -83,6 +79,8 @@ export const PatchIdParam = z.object({
 
 const count = z.number().int();
 
+const Act = z.object({ by: z.string(), at: z.string(), comment: z.string() });
+
 export const PatchStatus = z.object({
   id: z.string(),
   workflowId: z.string(),
@@ -106,9 +104,18 @@ export const PatchStatus = z.object({
       priority: z.number().int().optional(),
       comment: z.string(),
       at: z.string(),
+      round: count,
     }),
   ),
-  decisions: z.array(z.object({ approver: z.string(), decision: z.string(), comment: z.string(), at: z.string() })),
+  decisions: z.array(
+    z.object({
+      approver: z.string(),
+      decision: z.enum(DECISIONS),
+      comment: z.string(),
+      at: z.string(),
+      bypassMaintenanceWindows: z.boolean().optional(),
+    }),
+  ),
   targets: z.record(z.enum(ENVIRONMENTS), count),
   waves: z.array(
     z.object({
@@ -122,7 +129,48 @@ export const PatchStatus = z.object({
   hosts: z.record(z.string(), count),
   stragglers: z.array(z.object({ assetId: z.string(), reason: z.string(), attempts: count })),
   settings: PatchSettings,
+  revision: count.describe('The evaluation under review: 1, then one more per revision'),
+  awaiting: z.enum(['reviews', 'revision', 'decision', 'nothing']),
+  governance: z
+    .object({
+      fastTrack: z.boolean(),
+      reviewersRequired: count,
+      reviewTimeout: z.string(),
+      approvalTimeout: z.string(),
+      scopeRecheckInterval: z.string(),
+    })
+    .nullable(),
+  plan: z.record(z.string(), z.unknown()).nullable().describe('The rollout settings the approval covers'),
+  returned: Act.nullable().describe("A reviewer's reject: the patch waits for the operator to revise or cancel"),
+  hold: Act.nullable(),
+  approval: Act.extend({ scopeDigest: z.string(), priority: count, bypassMaintenanceWindows: z.boolean() }).nullable(),
+  approvalInvalidated: z.object({ at: z.string(), reasons: z.array(z.string()) }).nullable(),
+  lateness: z.array(z.object({ phase: z.enum(PHASES), level: z.enum(['reminder', 'escalation']), at: z.string(), message: z.string() })),
+  cancelled: Act.nullable(),
 });
+
+const comment = z.string().trim().min(1).max(4000);
+
+export const ReviewRequest = z.strictObject({
+  verdict: z.enum(['approve', 'reject']),
+  priority: z.number().int().min(1).max(4).optional().describe('A different priority the reviewer proposes; the comment says why'),
+  comment,
+});
+
+export const DecisionRequest = z.strictObject({
+  decision: z.enum(DECISIONS),
+  comment,
+  bypassMaintenanceWindows: z.boolean().optional().describe('With approve: allow emergency work outside maintenance windows'),
+});
+
+export const RevisionRequest = z.strictObject({
+  comment,
+  advisoryIds: CreatePatchRequest.shape.advisoryIds.optional(),
+  emergency: z.boolean().optional(),
+  settings: PatchSettings.optional(),
+});
+
+export const CancelRequest = z.strictObject({ reason: comment });
 
 export const Health = z.object({ status: z.string() });
 export const Readiness = z.object({

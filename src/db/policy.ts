@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { DEFAULT_POLICY, PolicySchema, type Policy } from '../domain/priority';
+import { DEFAULT_POLICY, PolicySchema, type Policy } from '../domain/policy';
 
 export interface StoredPolicy {
   version: number;

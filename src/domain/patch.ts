@@ -1,3 +1,4 @@
+import type { Awaiting, DecisionKind, GovernanceTerms, RolloutPlanSettings } from './governance';
 import type { Role } from './roles';
 
 /**
@@ -40,6 +41,8 @@ export interface PatchSettings {
   reviewersRequired?: number;
   reviewTimeout?: string;
   approvalTimeout?: string;
+  /** After approval, how often the scope is evaluated again. */
+  scopeRecheckInterval?: string;
   bakeTime?: string;
   pilotBakeTime?: string;
   monitoringWindow?: string;
@@ -71,16 +74,63 @@ export interface PatchRequest {
 export interface Review {
   reviewer: string;
   verdict: 'approve' | 'reject';
+  /** A priority the reviewer proposes instead of the assessed one; the comment says why. */
   priority?: number;
   comment: string;
   at: string;
+  /** The evaluation reviewed: 1, then one more per revision. */
+  round: number;
 }
 
 export interface Decision {
   approver: string;
-  decision: string;
+  decision: DecisionKind;
   comment: string;
   at: string;
+  bypassMaintenanceWindows?: boolean;
+}
+
+/** A person's act, as it was recorded: who, when, why. */
+export interface Act {
+  by: string;
+  at: string;
+  comment: string;
+}
+
+/** Reminders and escalations of late reviews or approvals. */
+export interface Lateness {
+  phase: Phase;
+  level: 'reminder' | 'escalation';
+  at: string;
+  message: string;
+}
+
+/** The inputs of the workflow's updates; the API adds the authenticated actor. */
+export interface ReviewInput {
+  actor: Actor;
+  verdict: 'approve' | 'reject';
+  priority?: number;
+  comment: string;
+}
+
+export interface DecisionInput {
+  actor: Actor;
+  decision: DecisionKind;
+  comment: string;
+  bypassMaintenanceWindows?: boolean;
+}
+
+export interface RevisionInput {
+  actor: Actor;
+  comment: string;
+  advisoryIds?: string[];
+  emergency?: boolean;
+  settings?: PatchSettings;
+}
+
+export interface CancelInput {
+  actor: Actor;
+  reason: string;
 }
 
 export interface WaveStatus {
@@ -121,6 +171,21 @@ export interface PatchStatus {
   hosts: Record<string, number>;
   stragglers: Straggler[];
   settings: PatchSettings;
+  /** The evaluation under review: 1, then one more per revision. */
+  revision: number;
+  /** Who or what the patch waits for. */
+  awaiting: Awaiting;
+  governance: GovernanceTerms | null;
+  plan: RolloutPlanSettings | null;
+  /** A reviewer's reject: the patch is back with the operator (revise or cancel). */
+  returned: Act | null;
+  hold: Act | null;
+  /** The approval in force and the scope it covers. */
+  approval: (Act & { scopeDigest: string; priority: number; bypassMaintenanceWindows: boolean }) | null;
+  /** Why the last approval stopped holding, when it did. */
+  approvalInvalidated: { at: string; reasons: string[] } | null;
+  lateness: Lateness[];
+  cancelled: Act | null;
 }
 
 export const workflowIdFor = (patchId: string) => `patch-${patchId}`;
@@ -149,5 +214,15 @@ export function initialStatus(request: PatchRequest): PatchStatus {
     hosts: {},
     stragglers: [],
     settings: request.settings,
+    revision: 1,
+    awaiting: 'nothing',
+    governance: null,
+    plan: null,
+    returned: null,
+    hold: null,
+    approval: null,
+    approvalInvalidated: null,
+    lateness: [],
+    cancelled: null,
   };
 }

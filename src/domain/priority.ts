@@ -2,64 +2,10 @@
  * The priority policy (PRODUCT §2 step 1): a pure function from what assessment found to a
  * priority 1–4, the reasons a patch manager would write down, and both deadlines.
  */
-import { z } from 'zod';
 import { parseDuration } from './duration';
+import { PRIORITY_NAMES, type Policy, type Priority } from './policy';
 
-const duration = z.string().refine((s) => parseDuration(s) !== undefined, 'a duration such as 12h or 30d');
-const Deadline = z.strictObject({ recommended: duration, maximum: duration });
-
-export const PRIORITY_NAMES = { 1: 'emergency', 2: 'critical', 3: 'important', 4: 'low' } as const;
-export type Priority = 1 | 2 | 3 | 4;
-
-export const PolicySchema = z
-  .strictObject({
-    deadlines: z.strictObject({ '1': Deadline, '2': Deadline, '3': Deadline, '4': Deadline }),
-    priority: z.strictObject({
-      /** CVSS at or above this is critical; with known exploitation or internet-facing critical hosts, an emergency. */
-      emergencyCvss: z.number().min(0).max(10),
-      /** CVSS at or above this is critical when internet-facing high/critical hosts are affected, else important. */
-      criticalCvss: z.number().min(0).max(10),
-      /** CVSS at or above this is important; below it, low. */
-      importantCvss: z.number().min(0).max(10),
-      /** This many affected assets or more raises the priority one level (never to emergency on its own). */
-      wideImpactAssets: z.number().int().min(1),
-      /** Only isolated hosts affected and no known exploitation: one level lower. */
-      isolatedLowers: z.boolean(),
-      /** Compensating controls on every affected host: one level lower. */
-      compensatingControlsLower: z.boolean(),
-    }),
-  })
-  .superRefine((policy, ctx) => {
-    const { emergencyCvss, criticalCvss, importantCvss } = policy.priority;
-    if (!(emergencyCvss >= criticalCvss && criticalCvss >= importantCvss)) {
-      ctx.addIssue({ code: 'custom', path: ['priority'], message: 'emergencyCvss ≥ criticalCvss ≥ importantCvss' });
-    }
-    for (const p of ['1', '2', '3', '4'] as const) {
-      const d = policy.deadlines[p];
-      if (parseDuration(d.recommended)! > parseDuration(d.maximum)!) {
-        ctx.addIssue({ code: 'custom', path: ['deadlines', p], message: 'recommended must not be later than maximum' });
-      }
-    }
-  });
-export type Policy = z.output<typeof PolicySchema>;
-
-/** The defaults: PRODUCT §2's deadline table; thresholds from CVSS's own severity bands. */
-export const DEFAULT_POLICY: Policy = {
-  deadlines: {
-    '1': { recommended: '12h', maximum: '24h' },
-    '2': { recommended: '7d', maximum: '14d' },
-    '3': { recommended: '30d', maximum: '60d' },
-    '4': { recommended: '90d', maximum: '180d' },
-  },
-  priority: {
-    emergencyCvss: 9.0,
-    criticalCvss: 7.0,
-    importantCvss: 4.0,
-    wideImpactAssets: 50,
-    isolatedLowers: true,
-    compensatingControlsLower: true,
-  },
-};
+export { PRIORITY_NAMES, type Priority };
 
 export interface CveFacts {
   id: string;
@@ -192,4 +138,11 @@ function deadlinesFor(policy: Policy, priority: Priority, exploited: CveFacts[],
     );
   }
   return { recommended: new Date(recommended).toISOString(), maximum: new Date(maximum).toISOString() };
+}
+
+/** The deadlines each priority would have: what a reviewer's priority change moves the patch to. */
+export function deadlinesByPriority(policy: Policy, cves: CveFacts[], now: Date): Record<Priority, PriorityResult['deadlines']> {
+  const exploited = cves.filter((c) => c.kev);
+  const table = (p: Priority) => deadlinesFor(policy, p, exploited, now, []);
+  return { 1: table(1), 2: table(2), 3: table(3), 4: table(4) };
 }

@@ -3,12 +3,15 @@
  * applies to, and the patch's priority, reasons and deadlines. The pure rules live in
  * src/domain; this module does the reading and writing around them.
  */
+import crypto from 'node:crypto';
 import { fromVector } from 'ae-cvss-calculator';
 import type { Pool } from 'pg';
 import { affectedPackages, type AffectedPackage } from '../domain/applicability';
 import { preferredScore, type CvssScore, type CvssVersion } from '../domain/cve';
-import type { Environment } from '../domain/patch';
-import { assessPriority, type AffectedFacts, type CveFacts, type PriorityResult } from '../domain/priority';
+import { governanceTerms, rolloutPlanSettings, type GovernanceTerms, type RolloutPlanSettings, type Scope } from '../domain/governance';
+import type { Environment, PatchSettings, Strategy } from '../domain/patch';
+import type { Priority } from '../domain/policy';
+import { assessPriority, deadlinesByPriority, type AffectedFacts, type CveFacts, type PriorityResult } from '../domain/priority';
 import { candidateGroups } from '../db/assets';
 import { loadAdvisories, type AdvisoryView } from '../db/feeds';
 import { currentPolicy } from '../db/policy';
@@ -33,6 +36,17 @@ export async function findAffected(
   return { advisories, affected: advisories.flatMap((a) => affectedPackages(a.record, groups)) };
 }
 
+/** What a patch's evaluation starts from: its advisories and the request's own settings. */
+export interface AssessmentInput {
+  patchId: string;
+  advisoryIds: string[];
+  emergency?: boolean;
+  strategy?: Strategy;
+  settings?: PatchSettings;
+  /** The deadlines run from here (when the patch was opened), however often it is assessed again. */
+  since?: string;
+}
+
 export interface AssessmentResult {
   cves: string[];
   knownExploited: boolean;
@@ -42,16 +56,21 @@ export interface AssessmentResult {
   priorityName: PriorityResult['name'];
   priorityReasons: string[];
   deadlines: PriorityResult['deadlines'];
+  /** The deadlines if reviewers move the patch to another priority. */
+  deadlinesByPriority: Record<Priority, PriorityResult['deadlines']>;
   policyVersion: number;
+  governance: GovernanceTerms;
+  plan: RolloutPlanSettings;
+  scope: Scope;
 }
 
 /**
  * Assesses a patch and records its targets in `patch_targets` (replacing any earlier assessment
  * of the same patch, so a retry writes the same rows again and nothing twice).
  */
-export async function assessPatch(pool: Pool, patchId: string, advisoryIds: string[], now: Date): Promise<AssessmentResult> {
-  const { advisories, affected } = await findAffected(pool, advisoryIds);
-  await recordTargets(pool, patchId, affected);
+export async function assessPatch(pool: Pool, input: AssessmentInput, now: Date): Promise<AssessmentResult> {
+  const { advisories, affected } = await findAffected(pool, input.advisoryIds);
+  await recordTargets(pool, input.patchId, affected);
 
   const assets = new Map(affected.map((a) => [a.asset.id, a.asset]));
   const targets: Record<Environment, number> = { lab: 0, pilot: 0, production: 0 };
@@ -59,18 +78,39 @@ export async function assessPatch(pool: Pool, patchId: string, advisoryIds: stri
 
   const { version, policy } = await currentPolicy(pool);
   const cves = cveFacts(advisories);
-  const result = assessPriority(policy, cves, affectedFacts([...assets.values()]), now);
+  const since = input.since ? new Date(input.since) : now;
+  const result = assessPriority(policy, cves, affectedFacts([...assets.values()]), since);
+  const knownExploited = advisories.some((a) => a.knownExploited);
+  const request = { emergency: input.emergency ?? false, strategy: input.strategy, settings: input.settings ?? {} };
+  const plan = rolloutPlanSettings(policy, request, knownExploited);
   return {
     cves: [...new Set(advisories.flatMap((a) => a.cves.map((c) => c.id)))].sort(),
-    knownExploited: advisories.some((a) => a.knownExploited),
+    knownExploited,
     affectedAssets: assets.size,
     targets,
     priority: result.priority,
     priorityName: result.name,
     priorityReasons: result.reasons,
     deadlines: result.deadlines,
+    deadlinesByPriority: deadlinesByPriority(policy, cves, since),
     policyVersion: version,
+    governance: governanceTerms(policy, request, result.priority),
+    plan,
+    scope: scopeOf(input.advisoryIds, affected, result.priority, plan, targets),
   };
+}
+
+const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
+
+/** The digest an approval records: advisories, every (asset, advisory, package, fixed version), priority, plan. */
+function scopeOf(advisoryIds: string[], affected: AffectedPackage[], priority: Priority, plan: RolloutPlanSettings, targets: Record<Environment, number>): Scope {
+  const parts = {
+    advisories: sha256([...advisoryIds].sort().join('\n')),
+    targets: sha256(affected.map((a) => `${a.asset.id}\u0000${a.advisoryId}\u0000${a.package}\u0000${a.fixedVersion ?? ''}`).sort().join('\n')),
+    priority,
+    plan: sha256(JSON.stringify(plan, Object.keys(plan).sort())),
+  };
+  return { digest: sha256(JSON.stringify(parts)), parts, targets };
 }
 
 function recordTargets(pool: Pool, patchId: string, affected: AffectedPackage[]): Promise<void> {

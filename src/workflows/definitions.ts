@@ -1,5 +1,17 @@
 /** Signals, queries and updates of `patchLifecycle`, shared by the workflow and its clients. */
-import { defineQuery } from '@temporalio/workflow';
-import type { PatchStatus } from '../domain/patch';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { CancelInput, DecisionInput, PatchStatus, ReviewInput, RevisionInput } from '../domain/patch';
 
 export const statusQuery = defineQuery<PatchStatus>('status');
+
+/**
+ * Every human decision is an update with a validator: a refused one leaves no event in the
+ * history, and the caller learns why at once. A refusal is an ApplicationFailure whose type is
+ * one of REFUSAL_TYPES.
+ */
+export const reviewUpdate = defineUpdate<PatchStatus, [ReviewInput]>('review');
+export const decideUpdate = defineUpdate<PatchStatus, [DecisionInput]>('decide');
+export const reviseUpdate = defineUpdate<PatchStatus, [RevisionInput]>('revise');
+export const cancelUpdate = defineUpdate<PatchStatus, [CancelInput]>('cancel');
+
+export const REFUSAL_TYPES = { forbidden: 'Forbidden', conflict: 'Conflict', invalid: 'InvalidInput' } as const;

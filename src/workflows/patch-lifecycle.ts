@@ -1,5 +1,7 @@
 import {
+  ApplicationFailure,
   CancellationScope,
+  condition,
   isCancellation,
   patched,
   proxyActivities,
@@ -7,37 +9,70 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { initialStatus, type PatchRequest, type PatchStatus, type Phase } from '../domain/patch';
-import { statusQuery } from './definitions';
-import { PatchPhase, PatchPriority } from './search-attributes';
+import { parseDuration } from '../domain/duration';
+import {
+  refuseCancel,
+  refuseDecision,
+  refuseReview,
+  refuseRevision,
+  scopeChanges,
+  type Awaiting,
+  type GovernanceView,
+  type Refusal,
+} from '../domain/governance';
+import {
+  initialStatus,
+  type Actor,
+  type Lateness,
+  type Outcome,
+  type PatchRequest,
+  type PatchStatus,
+  type Phase,
+  type State,
+} from '../domain/patch';
+import type { NotificationEvent, Priority } from '../domain/policy';
+import type { AssessmentInput, AssessmentResult } from '../services/assessment';
+import { cancelUpdate, decideUpdate, REFUSAL_TYPES, reviewUpdate, reviseUpdate, statusQuery } from './definitions';
+import { PatchAdvisories, PatchEmergency, PatchPhase, PatchPriority, PatchState } from './search-attributes';
 
 const { assess } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   retry: { maximumInterval: '1 minute' },
 });
 
+// A receiver that is down must never hold a patch up: a few attempts, then it is reported.
+const { notify } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3 },
+});
+
 /**
  * One patch, end to end (PRODUCT §2). The API starts it with the operator's request and the
- * search attributes; every reader gets the status from the `status` query.
+ * search attributes; every reader gets the status from the `status` query, and every human
+ * decision arrives as an update carrying its actor, validated against the rules of
+ * src/domain/governance.ts.
  *
- * Assessment matches the advisories against the inventory and sets priority and deadlines; a
- * patch that affects nothing ends `not-applicable`. The patch then waits in peer review, whose
- * decisions arrive with the governance work. Cancelling the workflow (Temporal cancellation)
- * closes the patch with outcome `cancelled`.
+ * Assessment → peer review (a reject goes back to the operator: revise or cancel) → approval
+ * (approve, reject, hold/resume, cancel) → testing, where the approved scope is evaluated
+ * again on an interval: when it changes, the approval no longer holds and the patch goes back
+ * to approval. Lab tests and the rollout follow in later versions.
  */
 export async function patchLifecycle(request: PatchRequest): Promise<PatchStatus> {
   const status = initialStatus(request);
   setHandler(statusQuery, () => status);
+  // Patches started before governance existed keep their old behaviour (replay safety).
+  const governed = patched('governance-v1');
 
   const enterPhase = (phase: Phase) => {
     status.phase = phase;
-    upsertSearchAttributes([{ key: PatchPhase, value: phase }]);
+    upsertSearchAttributes([{ key: PatchPhase, value: phase }, ...(governed ? [{ key: PatchState, value: status.state }] : [])]);
   };
 
   try {
+    let assessment: AssessmentResult | undefined;
     // Patches started before assessment existed stay where they were (replay safety).
     if (patched('assessment-v1')) {
-      const assessment = await assess({ patchId: request.id, advisoryIds: request.advisoryIds });
+      assessment = await assess(assessmentInput(request));
       status.cves = assessment.cves;
       status.targets = assessment.targets;
       if (assessment.affectedAssets === 0) {
@@ -54,12 +89,435 @@ export async function patchLifecycle(request: PatchRequest): Promise<PatchStatus
       enterPhase('peer-review');
       status.state = 'waiting';
     }
-    await CancellationScope.current().cancelRequested;
-    return status;
+    if (!assessment || !governed) {
+      await CancellationScope.current().cancelRequested;
+      return status;
+    }
+    return await new Governance(request, status, assessment).run();
   } catch (err) {
     if (!isCancellation(err)) throw err;
     status.state = 'done';
     status.outcome = 'cancelled';
+    if (governed) enterPhase('completed');
     return status;
+  }
+}
+
+function assessmentInput(request: PatchRequest): AssessmentInput {
+  return {
+    patchId: request.id,
+    advisoryIds: request.advisoryIds,
+    emergency: request.emergency,
+    strategy: request.strategy,
+    settings: request.settings,
+    since: request.requestedAt,
+  };
+}
+
+const now = () => new Date().toISOString();
+const ms = (duration: string) => parseDuration(duration)!;
+
+function refuse(refusal: Refusal | undefined): void {
+  if (refusal) throw ApplicationFailure.create({ type: REFUSAL_TYPES[refusal.kind], message: refusal.message, nonRetryable: true });
+}
+
+function checkActor(input: { actor?: Actor } | undefined): void {
+  const actor = input?.actor;
+  if (!actor || typeof actor.id !== 'string' || typeof actor.name !== 'string' || !Array.isArray(actor.roles)) {
+    refuse({ kind: 'invalid', message: 'Every decision names its actor: {id, name, roles}' });
+  }
+}
+
+/** Peer review, approval and the approved scope, with the state the update handlers share. */
+class Governance {
+  private request: PatchRequest;
+  private roundReviewerIds: string[] = [];
+  private readonly everReviewerIds = new Set<string>();
+  private pendingDecision: 'approve' | 'reject' | undefined;
+  private revision: { actor: Actor; comment: string; advisoryIds?: string[]; emergency?: boolean; settings?: PatchRequest['settings'] } | undefined;
+  private cancellation: { actor: Actor; reason: string } | undefined;
+
+  constructor(
+    request: PatchRequest,
+    private readonly status: PatchStatus,
+    private evaluation: AssessmentResult,
+  ) {
+    this.request = { ...request };
+    this.registerHandlers();
+  }
+
+  async run(): Promise<PatchStatus> {
+    this.watchRecommendedDeadline().catch((err) => {
+      if (!isCancellation(err)) throw err; // a Temporal cancel ends the watch with the patch
+    });
+    for (;;) {
+      if (this.cancellation) return this.close('cancelled');
+      this.applyEvaluation();
+      const reviewed = await this.peerReview();
+      if (reviewed === 'revise') {
+        if (await this.revise()) continue;
+        return this.status;
+      }
+      if (reviewed === 'cancel') return this.close('cancelled');
+
+      for (;;) {
+        const decided = await this.approval();
+        if (decided === 'cancel') return this.close('cancelled');
+        if (decided === 'reject') return this.close('rejected');
+        if (decided === 'revise') break;
+        const changed = await this.holdApprovedScope();
+        if (changed === 'cancel') return this.close('cancelled');
+        if (changed === 'revise') break;
+        this.status.approvalInvalidated = { at: now(), reasons: changed };
+        this.status.approval = null;
+        this.applyEvaluation();
+      }
+      if (!(await this.revise())) return this.status;
+    }
+  }
+
+  // ---- the phases ----
+
+  /** Reviews of the current evaluation until enough approve, one rejects, or the operator acts. */
+  private async peerReview(): Promise<'approved' | 'revise' | 'cancel'> {
+    const s = this.status;
+    const terms = this.evaluation.governance;
+    this.roundReviewerIds = [];
+    this.status.awaiting = 'reviews';
+    this.setState('waiting');
+    this.enterPhase('peer-review');
+    this.tell('review-requested', `"${s.title}" needs ${terms.reviewersRequired} review(s)${terms.fastTrack ? ' (fast track)' : ''}`);
+    const reviews = () => s.reviews.filter((r) => r.round === s.revision);
+    const rejected = () => reviews().some((r) => r.verdict === 'reject');
+    const approvals = () => reviews().filter((r) => r.verdict === 'approve').length;
+    await this.waitForPeople(terms.reviewTimeout, 'reviews', () => this.interrupted() || rejected() || approvals() >= terms.reviewersRequired);
+    if (this.cancellation) return 'cancel';
+    if (this.revision) return 'revise';
+    if (rejected()) {
+      const reject = reviews().find((r) => r.verdict === 'reject')!;
+      s.returned = { by: reject.reviewer, at: reject.at, comment: reject.comment };
+      this.status.awaiting = 'revision';
+      this.setState('waiting');
+      await condition(() => this.interrupted());
+      return this.cancellation ? 'cancel' : 'revise';
+    }
+    this.adoptReviewedPriority();
+    return 'approved';
+  }
+
+  /** The change board's decision; a hold stops the clock until it is resumed. */
+  private async approval(): Promise<'approve' | 'reject' | 'revise' | 'cancel'> {
+    const terms = this.evaluation.governance;
+    this.pendingDecision = undefined;
+    this.status.awaiting = 'decision';
+    this.setState('waiting');
+    this.enterPhase('approval');
+    const why = this.status.approvalInvalidated ? ` again: ${this.status.approvalInvalidated.reasons.join('; ')}` : '';
+    this.tell('approval-requested', `"${this.status.title}" (priority ${this.status.priority}) needs an approval${why}`);
+    await this.waitForPeople(terms.approvalTimeout, 'approval', () => this.interrupted() || this.pendingDecision !== undefined);
+    this.status.awaiting = 'nothing';
+    if (this.cancellation) return 'cancel';
+    if (this.revision) return 'revise';
+    return this.pendingDecision!;
+  }
+
+  /**
+   * After approval: evaluate the scope again on an interval. A change (new targets, another
+   * priority, other plan settings) means the approval no longer covers what would be done.
+   */
+  private async holdApprovedScope(): Promise<string[] | 'revise' | 'cancel'> {
+    this.setState('running');
+    this.enterPhase('testing');
+    const approved = this.evaluation.scope;
+    for (;;) {
+      if (await condition(() => this.interrupted(), ms(this.evaluation.governance.scopeRecheckInterval))) {
+        return this.cancellation ? 'cancel' : 'revise';
+      }
+      const fresh = await assess(assessmentInput(this.request));
+      const reasons = scopeChanges(approved, fresh.scope);
+      if (reasons.length > 0 || fresh.affectedAssets === 0) {
+        this.evaluation = fresh;
+        return reasons.length > 0 ? reasons : ['No asset is affected any more'];
+      }
+    }
+  }
+
+  /** A new evaluation of the (possibly changed) request; false when the patch closed. */
+  private async revise(): Promise<boolean> {
+    const s = this.status;
+    const revision = this.revision!;
+    this.revision = undefined;
+    const previous = this.request;
+    this.request = {
+      ...previous,
+      advisoryIds: revision.advisoryIds ?? previous.advisoryIds,
+      emergency: revision.emergency ?? previous.emergency,
+      settings: { ...previous.settings, ...revision.settings },
+    };
+    s.revision++;
+    s.returned = null;
+    s.approval = null;
+    s.hold = null;
+    this.status.awaiting = 'nothing';
+    this.setState('running');
+    this.enterPhase('assessment');
+    let evaluation: AssessmentResult;
+    try {
+      evaluation = await assess(assessmentInput(this.request));
+    } catch (err) {
+      // e.g. an advisory that was never imported: the operator gets the patch back as it was
+      this.request = previous;
+      s.returned = { by: 'patchflow', at: now(), comment: `The revision could not be assessed: ${(err as Error).message}` };
+      this.status.awaiting = 'revision';
+      this.setState('waiting');
+      this.enterPhase('peer-review');
+      await condition(() => this.interrupted());
+      if (this.cancellation) {
+        this.close('cancelled');
+        return false;
+      }
+      return this.revise();
+    }
+    this.evaluation = evaluation;
+    s.advisoryIds = this.request.advisoryIds;
+    s.emergency = this.request.emergency;
+    s.settings = this.request.settings;
+    upsertSearchAttributes([
+      { key: PatchAdvisories, value: s.advisoryIds },
+      { key: PatchEmergency, value: s.emergency },
+    ]);
+    if (evaluation.affectedAssets === 0) {
+      this.applyEvaluation();
+      s.priorityReasons = ['No asset in the inventory is affected by these advisories'];
+      this.close('not-applicable');
+      return false;
+    }
+    return true;
+  }
+
+  // ---- people and time ----
+
+  /**
+   * Waits until `done`; each `timeout` that passes without it sends a reminder, the second and
+   * later ones an escalation. While the patch is on hold the clock stops.
+   */
+  private async waitForPeople(timeout: string, what: 'reviews' | 'approval', done: () => boolean): Promise<void> {
+    let periods = 0;
+    for (;;) {
+      if (this.status.state === 'on-hold') {
+        await condition(() => this.status.state !== 'on-hold' || done());
+        periods = 0;
+      }
+      if (done()) return;
+      if (await condition(() => done() || this.status.state === 'on-hold', ms(timeout))) continue;
+      periods++;
+      const level: Lateness['level'] = periods === 1 ? 'reminder' : 'escalation';
+      const waitingFor = what === 'reviews' ? 'Reviews are' : 'The approval is';
+      const message = `${waitingFor} late: no ${what === 'reviews' ? 'complete review' : 'decision'} after ${periods} × ${timeout}`;
+      this.status.lateness.push({ phase: this.status.phase, level, at: now(), message });
+      this.tell(level === 'reminder' ? (what === 'reviews' ? 'review-requested' : 'approval-requested') : 'escalation', message);
+    }
+  }
+
+  /** One notice when the recommended deadline passes with the patch still open. */
+  private async watchRecommendedDeadline(): Promise<void> {
+    for (;;) {
+      const deadline = this.status.deadlines?.recommended;
+      if (!deadline) return;
+      const left = Date.parse(deadline) - Date.now();
+      const moved = await condition(() => this.status.state === 'done' || this.status.deadlines?.recommended !== deadline, Math.max(left, 1));
+      if (this.status.state === 'done') return;
+      if (!moved) {
+        this.tell('sla-at-risk', `The recommended deadline (${deadline}) has passed; the maximum is ${this.status.deadlines?.maximum}`);
+        return;
+      }
+    }
+  }
+
+  private tell(event: NotificationEvent, text: string): void {
+    notify({ event, patchId: this.status.id, title: this.status.title, text, details: { phase: this.status.phase } }).catch(() => undefined);
+  }
+
+  private interrupted(): boolean {
+    return this.cancellation !== undefined || this.revision !== undefined;
+  }
+
+  // ---- status ----
+
+  private applyEvaluation(): void {
+    const s = this.status;
+    const e = this.evaluation;
+    s.cves = e.cves;
+    s.targets = e.targets;
+    s.priority = e.priority;
+    s.priorityReasons = e.priorityReasons;
+    s.deadlines = e.deadlines;
+    s.governance = e.governance;
+    s.plan = e.plan;
+    this.adoptReviewedPriority();
+    upsertSearchAttributes([{ key: PatchPriority, value: s.priority! }]);
+  }
+
+  /** When the approving reviewers of this evaluation agree on another priority, it applies. */
+  private adoptReviewedPriority(): void {
+    const s = this.status;
+    const proposals = s.reviews.filter((r) => r.round === s.revision && r.verdict === 'approve' && r.priority !== undefined);
+    const proposed = new Set(proposals.map((r) => r.priority));
+    if (proposed.size !== 1 || proposals[0]!.priority === this.evaluation.priority) return;
+    const priority = proposals[0]!.priority as Priority;
+    s.priority = priority;
+    s.deadlines = this.evaluation.deadlinesByPriority[priority];
+    const who = proposals.map((r) => `${r.reviewer} ("${r.comment}")`).join(', ');
+    s.priorityReasons = [...this.evaluation.priorityReasons, `Changed from ${this.evaluation.priority} to ${priority} at peer review by ${who}`];
+  }
+
+  private setState(state: State): void {
+    this.status.state = state;
+    upsertSearchAttributes([{ key: PatchState, value: state }]);
+  }
+
+  private enterPhase(phase: Phase): void {
+    this.status.phase = phase;
+    upsertSearchAttributes([
+      { key: PatchPhase, value: phase },
+      { key: PatchState, value: this.status.state },
+    ]);
+  }
+
+  private close(outcome: Outcome): PatchStatus {
+    this.status.outcome = outcome;
+    this.status.awaiting = 'nothing';
+    this.setState('done');
+    this.enterPhase('completed');
+    this.tell('completed', `"${this.status.title}" closed: ${outcome}`);
+    return this.status;
+  }
+
+  private view(): GovernanceView {
+    return {
+      phase: this.status.phase,
+      state: this.status.state,
+      awaiting: this.status.awaiting,
+      requesterId: this.request.requestedBy.id,
+      currentReviewerIds: this.roundReviewerIds,
+      allReviewerIds: [...this.everReviewerIds],
+      changingHosts: false,
+    };
+  }
+
+  // ---- the updates ----
+
+  private registerHandlers(): void {
+    const s = this.status;
+    setHandler(
+      reviewUpdate,
+      (input) => {
+        s.reviews.push({
+          reviewer: input.actor.name,
+          verdict: input.verdict,
+          ...(input.priority !== undefined ? { priority: input.priority } : {}),
+          comment: input.comment,
+          at: now(),
+          round: s.revision,
+        });
+        this.roundReviewerIds.push(input.actor.id);
+        this.everReviewerIds.add(input.actor.id);
+        return s;
+      },
+      {
+        validator: (input) => {
+          checkActor(input);
+          if (input.verdict !== 'approve' && input.verdict !== 'reject') refuse({ kind: 'invalid', message: 'verdict is approve or reject' });
+          if (input.priority !== undefined && ![1, 2, 3, 4].includes(input.priority)) refuse({ kind: 'invalid', message: 'priority is 1 to 4' });
+          refuse(refuseReview(this.view(), input.actor));
+        },
+      },
+    );
+
+    setHandler(
+      decideUpdate,
+      (input) => {
+        const at = now();
+        s.decisions.push({
+          approver: input.actor.name,
+          decision: input.decision,
+          comment: input.comment,
+          at,
+          ...(input.bypassMaintenanceWindows !== undefined ? { bypassMaintenanceWindows: input.bypassMaintenanceWindows } : {}),
+        });
+        const act = { by: input.actor.name, at, comment: input.comment };
+        switch (input.decision) {
+          case 'approve':
+            s.approval = {
+              ...act,
+              scopeDigest: this.evaluation.scope.digest,
+              priority: s.priority!,
+              bypassMaintenanceWindows: input.bypassMaintenanceWindows ?? false,
+            };
+            this.pendingDecision = 'approve';
+            break;
+          case 'reject':
+            this.pendingDecision = 'reject';
+            break;
+          case 'hold':
+            s.hold = act;
+            this.setState('on-hold');
+            this.tell('hold', `"${s.title}" is on hold by ${act.by}: ${act.comment}`);
+            break;
+          case 'resume':
+            s.hold = null;
+            this.setState('waiting');
+            break;
+          case 'cancel':
+            this.cancel(input.actor, input.comment);
+            break;
+          case 'deploy-anyway':
+            break; // refused by the validator until lab tests exist
+        }
+        return s;
+      },
+      {
+        validator: (input) => {
+          checkActor(input);
+          if (typeof input.comment !== 'string' || input.comment.trim() === '') refuse({ kind: 'invalid', message: 'A decision needs a comment' });
+          refuse(refuseDecision(this.view(), input.actor, input.decision));
+        },
+      },
+    );
+
+    setHandler(
+      reviseUpdate,
+      (input) => {
+        this.revision = input;
+        return s;
+      },
+      {
+        validator: (input) => {
+          checkActor(input);
+          refuse(refuseRevision(this.view(), input.actor));
+          if (this.revision) refuse({ kind: 'conflict', message: 'A revision is already being evaluated' });
+        },
+      },
+    );
+
+    setHandler(
+      cancelUpdate,
+      (input) => {
+        this.cancel(input.actor, input.reason);
+        return s;
+      },
+      {
+        validator: (input) => {
+          checkActor(input);
+          refuse(refuseCancel(this.view(), input.actor));
+          if (this.cancellation) refuse({ kind: 'conflict', message: `Already cancelled by ${this.cancellation.actor.name}` });
+        },
+      },
+    );
+  }
+
+  private cancel(actor: Actor, reason: string): void {
+    this.cancellation = { actor, reason };
+    this.status.cancelled = { by: actor.name, at: now(), comment: reason };
   }
 }

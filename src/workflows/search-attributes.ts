@@ -6,5 +6,7 @@ export const PatchPhase = defineSearchAttributeKey('PatchPhase', SearchAttribute
 export const PatchPriority = defineSearchAttributeKey('PatchPriority', SearchAttributeType.INT);
 export const PatchEmergency = defineSearchAttributeKey('PatchEmergency', SearchAttributeType.BOOL);
 export const PatchAdvisories = defineSearchAttributeKey('PatchAdvisories', SearchAttributeType.KEYWORD_LIST);
+/** Not in PRODUCT §4's list: added so `GET /v1/patches?state=` can filter through visibility. */
+export const PatchState = defineSearchAttributeKey('PatchState', SearchAttributeType.KEYWORD);
 
-export const PATCH_SEARCH_ATTRIBUTES = [PatchId, PatchPhase, PatchPriority, PatchEmergency, PatchAdvisories];
+export const PATCH_SEARCH_ATTRIBUTES = [PatchId, PatchPhase, PatchPriority, PatchEmergency, PatchAdvisories, PatchState];

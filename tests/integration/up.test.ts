@@ -105,7 +105,7 @@ describe('patchflow up', () => {
     expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
 
     const attributes = await temporalCli(ports, 'operator', 'search-attribute', 'list');
-    for (const name of ['PatchId', 'PatchPhase', 'PatchPriority', 'PatchEmergency', 'PatchAdvisories']) {
+    for (const name of ['PatchId', 'PatchPhase', 'PatchState', 'PatchPriority', 'PatchEmergency', 'PatchAdvisories']) {
       expect(attributes).toContain(name);
     }
 

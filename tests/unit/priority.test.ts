@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assessPriority, DEFAULT_POLICY, PolicySchema, type AffectedFacts, type CveFacts } from '../../src/domain/priority';
+import { DEFAULT_POLICY, PolicySchema } from '../../src/domain/policy';
+import { assessPriority, type AffectedFacts, type CveFacts } from '../../src/domain/priority';
 
 const NOW = new Date('2026-11-22T12:00:00Z');
 

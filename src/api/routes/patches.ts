@@ -1,22 +1,112 @@
 import crypto from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
-import type { Actor, PatchRequest } from '../../domain/patch';
+import type { Actor, PatchRequest, PatchStatus as Status } from '../../domain/patch';
 import { workflowIdFor } from '../../domain/patch';
-import { statusQuery } from '../../workflows/definitions';
+import type { Role } from '../../domain/roles';
+import type { User } from '../../db/users';
+import { cancelUpdate, decideUpdate, REFUSAL_TYPES, reviewUpdate, reviseUpdate, statusQuery } from '../../workflows/definitions';
 import { patchLifecycle } from '../../workflows/patch-lifecycle';
-import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase } from '../../workflows/search-attributes';
+import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchState } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../deps';
-import { badRequest, notFound } from '../errors';
+import { ApiError, badRequest, notFound } from '../errors';
 import { defineRoute, type RouteSpec } from '../route';
-import { CreatedPatch, CreatePatchRequest, PatchIdParam, PatchStatus } from '../schemas';
+import {
+  CancelRequest,
+  CreatedPatch,
+  CreatePatchRequest,
+  DecisionRequest,
+  PatchIdParam,
+  PatchStatus,
+  ReviewRequest,
+  RevisionRequest,
+} from '../schemas';
 
 /** A readable, sortable patch id: the UTC date and 8 random hex digits, e.g. `20261122-9f2c01ab`. */
 function newPatchId(now: Date): string {
   return `${now.toISOString().slice(0, 10).replace(/-/g, '')}-${crypto.randomBytes(4).toString('hex')}`;
 }
 
+const actorOf = (user: User): Actor => ({ id: user.id, name: user.name, roles: user.roles });
+
+const REFUSAL_STATUS: Record<string, [number, string]> = {
+  [REFUSAL_TYPES.forbidden]: [403, 'forbidden'],
+  [REFUSAL_TYPES.conflict]: [409, 'conflict'],
+  [REFUSAL_TYPES.invalid]: [400, 'bad_request'],
+};
+
 export function patchRoutes(deps: ApiDeps): RouteSpec[] {
+  async function ensureAdvisoriesKnown(advisoryIds: string[]) {
+    const { rows } = await deps.pool.query<{ id: string }>('SELECT id FROM advisories WHERE id = ANY($1)', [advisoryIds]);
+    const unknown = advisoryIds.filter((id) => !rows.some((r) => r.id === id));
+    if (unknown.length > 0) {
+      throw badRequest(`Unknown advisories: ${unknown.join(', ')} (import them with POST /v1/feeds/osv first)`, {
+        unknownAdvisories: unknown,
+      });
+    }
+  }
+
+  /**
+   * Sends a person's decision to the patch's workflow as an update. The workflow's validator is
+   * the judge (segregation of duties lives there); its refusals map to 403, 409 or 400.
+   */
+  async function decide<I>(patchId: string, update: UpdateDefinition<Status, [I]>, input: I): Promise<Status> {
+    const handle = deps.temporal.workflow.getHandle(workflowIdFor(patchId));
+    try {
+      return await handle.executeUpdate(update, { args: [input] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+        const mapped = REFUSAL_STATUS[err.cause.type ?? ''];
+        if (mapped) throw new ApiError(mapped[0], mapped[1], err.cause.message);
+      }
+      if (err instanceof WorkflowNotFoundError) {
+        const closed = await handle.describe().then(
+          (d) => d.status.name !== 'RUNNING',
+          () => false,
+        );
+        if (closed) throw new ApiError(409, 'conflict', `Patch ${patchId} is closed`);
+        throw notFound(`No patch ${patchId}`);
+      }
+      throw err;
+    }
+  }
+
+  function decisionRoute<B extends z.ZodType, I>(spec: {
+    path: string;
+    summary: string;
+    access: Role[];
+    body: B;
+    toInput: (body: z.output<B>, actor: Actor) => Promise<I> | I;
+    update: UpdateDefinition<Status, [I]>;
+  }): RouteSpec {
+    return defineRoute({
+      method: 'post',
+      path: spec.path,
+      summary: spec.summary,
+      access: spec.access,
+      params: PatchIdParam,
+      body: spec.body,
+      responses: {
+        200: { description: 'recorded; the status after it', schema: PatchStatus },
+        403: { description: 'role or segregation of duties' },
+        404: { description: 'no such patch' },
+        409: { description: 'wrong phase, duplicate decision or closed patch' },
+      },
+      handler: async ({ params, body, user }) => {
+        const input = await spec.toInput(body as z.output<B>, actorOf(user));
+        const status = await decide(params.id, spec.update, input);
+        deps.logger.info({ patch: params.id, by: user.name, update: spec.update.name }, 'decision recorded');
+        return { body: status };
+      },
+    });
+  }
+
   async function startPatch(body: z.output<typeof CreatePatchRequest>, actor: Actor) {
     for (;;) {
       const now = new Date();
@@ -40,7 +130,9 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
             { key: PatchPhase, value: 'assessment' },
             { key: PatchEmergency, value: request.emergency },
             { key: PatchAdvisories, value: request.advisoryIds },
+            { key: PatchState, value: 'running' },
           ],
+          memo: { title: request.title, requestedBy: actor.name },
         });
         return { id: request.id, workflowId: handle.workflowId };
       } catch (err) {
@@ -59,14 +151,8 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
       body: CreatePatchRequest,
       responses: { 201: { description: 'started', schema: CreatedPatch } },
       handler: async ({ body, user }) => {
-        const { rows } = await deps.pool.query<{ id: string }>('SELECT id FROM advisories WHERE id = ANY($1)', [body.advisoryIds]);
-        const unknown = body.advisoryIds.filter((id) => !rows.some((r) => r.id === id));
-        if (unknown.length > 0) {
-          throw badRequest(`Unknown advisories: ${unknown.join(', ')} (import them with POST /v1/feeds/osv first)`, {
-            unknownAdvisories: unknown,
-          });
-        }
-        const created = await startPatch(body, { id: user.id, name: user.name, roles: user.roles });
+        await ensureAdvisoriesKnown(body.advisoryIds);
+        const created = await startPatch(body, actorOf(user));
         deps.logger.info({ patch: created.id, by: user.name }, 'patch started');
         return { status: 201, body: created, headers: { Location: `/v1/patches/${created.id}` } };
       },
@@ -87,6 +173,41 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
           throw err;
         }
       },
+    }),
+    decisionRoute({
+      path: '/v1/patches/:id/reviews',
+      summary: 'A peer review of the current evaluation: approve or reject, optionally proposing another priority',
+      access: ['reviewer'],
+      body: ReviewRequest,
+      update: reviewUpdate,
+      toInput: (body, actor) => ({ actor, ...body }),
+    }),
+    decisionRoute({
+      path: '/v1/patches/:id/decision',
+      summary: "The change board's decision: approve, reject, hold, resume, cancel or deploy-anyway",
+      access: ['approver'],
+      body: DecisionRequest,
+      update: decideUpdate,
+      toInput: (body, actor) => ({ actor, ...body }),
+    }),
+    decisionRoute({
+      path: '/v1/patches/:id/revise',
+      summary: 'Revise a patch (after a reject, or before its hosts are changed): a new evaluation, and reviews start again',
+      access: ['operator'],
+      body: RevisionRequest,
+      update: reviseUpdate,
+      toInput: async (body, actor) => {
+        if (body.advisoryIds) await ensureAdvisoriesKnown(body.advisoryIds);
+        return { actor, ...body };
+      },
+    }),
+    decisionRoute({
+      path: '/v1/patches/:id/cancel',
+      summary: 'Cancel a patch at any phase (once hosts are being changed: abort)',
+      access: ['operator', 'approver'],
+      body: CancelRequest,
+      update: cancelUpdate,
+      toInput: (body, actor) => ({ actor, reason: body.reason }),
     }),
   ];
 }

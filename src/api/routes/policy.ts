@@ -1,4 +1,4 @@
-import { PolicySchema } from '../../domain/priority';
+import { PolicySchema } from '../../domain/policy';
 import { currentPolicy, savePolicy } from '../../db/policy';
 import type { ApiDeps } from '../deps';
 import { defineRoute, type RouteSpec } from '../route';

@@ -1,0 +1,117 @@
+/**
+ * Read-only views of patches answered by Temporal itself: the listing from the visibility store
+ * (the patch search attributes), and an auditor's timeline from the workflow history.
+ */
+import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
+import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import { z } from 'zod';
+import { PHASES, STATES, workflowIdFor } from '../../domain/patch';
+import type { ApiDeps } from '../deps';
+import { badRequest, notFound } from '../errors';
+import { renderTimeline } from '../history-timeline';
+import { decodePageToken, encodePageToken, listQuery, PAGE_TOKEN, toListItem } from '../patch-list';
+import { defineRoute, type RouteSpec } from '../route';
+import { AdvisoryId, PatchIdParam } from '../schemas';
+
+/** The gRPC status of an unknown workflow. */
+const GRPC_NOT_FOUND = 5;
+
+const ListQuery = z.strictObject({
+  phase: z.enum(PHASES).optional(),
+  state: z.enum(STATES).optional(),
+  priority: z.coerce.number().int().min(1).max(4).optional(),
+  emergency: z.enum(['true', 'false']).optional(),
+  advisory: AdvisoryId.optional().describe('patches that include this advisory'),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  pageToken: z
+    .string()
+    .max(8192)
+    .regex(PAGE_TOKEN, 'the nextPageToken of the previous page, as given')
+    .optional()
+    .describe('the nextPageToken of the previous page (same filters)'),
+});
+
+const PatchListItem = z.object({
+  id: z.string(),
+  workflowId: z.string(),
+  phase: z.enum(PHASES).nullable(),
+  state: z.enum(STATES).nullable(),
+  priority: z.number().int().nullable(),
+  emergency: z.boolean().nullable(),
+  advisoryIds: z.array(z.string()),
+  title: z.string().nullable(),
+  requestedBy: z.string().nullable(),
+  startedAt: z.string(),
+  closedAt: z.string().nullable(),
+  executionStatus: z.string().describe('running, completed, failed, cancelled, terminated, timed-out'),
+});
+
+const PatchPage = z.object({
+  patches: z.array(PatchListItem),
+  nextPageToken: z.string().nullable().describe('pass as pageToken for the next page; null on the last one'),
+});
+
+const TimelineEntry = z.object({
+  eventId: z.number().int(),
+  time: z.string(),
+  type: z.string().describe('patch-opened, phase, update:<name>, update-completed:<name>, activity-scheduled, ...'),
+  actor: z.string().nullable(),
+  phase: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+});
+
+export function patchViewRoutes(deps: ApiDeps): RouteSpec[] {
+  const { namespace, loadedDataConverter } = deps.temporal.options;
+
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/v1/patches',
+      summary: 'Patches, filtered by their search attributes, newest first (Temporal visibility; eventually consistent)',
+      access: 'authenticated',
+      query: ListQuery,
+      responses: { 200: { description: 'a page of patches', schema: PatchPage } },
+      handler: async ({ query }) => {
+        const { limit, pageToken, emergency, ...filters } = query;
+        const visibilityQuery = listQuery({ ...filters, emergency: emergency === undefined ? undefined : emergency === 'true' });
+        const nextPageToken = pageToken === undefined ? undefined : decodePageToken(pageToken, visibilityQuery);
+        if (pageToken !== undefined && !nextPageToken) {
+          throw badRequest('pageToken is not a nextPageToken of this listing (same filters)', { pageToken });
+        }
+        const response = await deps.temporal.workflowService.listWorkflowExecutions({
+          namespace,
+          query: visibilityQuery,
+          pageSize: limit,
+          nextPageToken,
+        });
+        const patches = await Promise.all(
+          (response.executions ?? []).map(async (raw) => toListItem(await executionInfoFromRaw(raw, loadedDataConverter, raw, namespace))),
+        );
+        const next = response.nextPageToken;
+        return { body: { patches, nextPageToken: next && next.length > 0 ? encodePageToken(next, visibilityQuery) : null } };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/patches/:id/history',
+      summary: "A patch's timeline from its Temporal workflow history: who did what, when, in which phase",
+      access: ['auditor', 'admin'],
+      params: PatchIdParam,
+      responses: {
+        200: { description: 'the timeline, oldest first', schema: z.array(TimelineEntry) },
+        404: { description: 'no such patch' },
+      },
+      handler: async ({ params }) => {
+        try {
+          const history = await deps.temporal.workflow.getHandle(workflowIdFor(params.id)).fetchHistory();
+          return { body: renderTimeline(history) };
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) {
+            throw notFound(`No patch ${params.id}`);
+          }
+          throw err;
+        }
+      },
+    }),
+  ];
+}
