@@ -7,6 +7,7 @@ import { AssetSchema, type AssetInput } from '../../src/domain/asset';
 import { upsertAssets } from '../../src/db/assets';
 import { PatchPriority, PatchPhase } from '../../src/workflows/search-attributes';
 import { saveHistory } from '../helpers/histories';
+import { testAsset } from '../helpers/assets';
 import { startTestStack, type TestStack } from '../helpers/servers';
 import { cveRecords, kevCatalog, osvRecords, readJsonDir } from '../helpers/shared-data';
 
@@ -28,18 +29,7 @@ async function importAll() {
   return { osv, cve, kev };
 }
 
-function asset(id: string, overrides: Partial<AssetInput> = {}): AssetInput {
-  return {
-    id,
-    hostname: `${id}.corp.example`,
-    environment: 'production',
-    os: { name: 'ubuntu', version: '22.04' },
-    criticality: 'medium',
-    exposure: 'internal',
-    packages: [],
-    ...overrides,
-  };
-}
+const asset = testAsset;
 
 async function putAssets(assets: AssetInput[]) {
   const res = await stack.call('PUT', '/v1/assets', { token: operator, body: { assets } });

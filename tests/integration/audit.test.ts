@@ -10,6 +10,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app';
 import { recordAudit } from '../../src/db/audit';
+import { testAsset } from '../helpers/assets';
 import { startTestStack, type TestStack } from '../helpers/servers';
 
 let stack: TestStack;
@@ -45,15 +46,7 @@ async function auditUntil(query: string, accept: (entries: Entry[]) => boolean):
   }
 }
 
-const asset = (id: string, packages: { name: string; version: string }[] = []) => ({
-  id,
-  hostname: `${id}.corp.example`,
-  environment: 'production',
-  os: { name: 'ubuntu', version: '22.04' },
-  criticality: 'medium',
-  exposure: 'internal',
-  packages,
-});
+const asset = (id: string, packages: { name: string; version: string }[] = []) => testAsset(id, { packages });
 
 describe('recording', () => {
   it('records a mutation with its actor, method, path, status and body; GETs are not recorded', async () => {

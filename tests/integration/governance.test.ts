@@ -12,6 +12,7 @@ import type { AssetInput } from '../../src/domain/asset';
 import { reviewUpdate } from '../../src/workflows/definitions';
 import { freePort } from '../../src/runtime/ports';
 import { saveHistory } from '../helpers/histories';
+import { testAsset } from '../helpers/assets';
 import { startTestStack, type TestStack } from '../helpers/servers';
 import { listedBothWays } from '../helpers/visibility';
 
@@ -21,18 +22,8 @@ const ADVISORY = 'PF-GOV-0001-1';
 const received: { event: string; text: string; patchId: string }[] = [];
 let receiver: http.Server;
 
-function asset(id: string, overrides: Partial<AssetInput> = {}): AssetInput {
-  return {
-    id,
-    hostname: `${id}.corp.example`,
-    environment: 'production',
-    os: { name: 'ubuntu', version: '22.04' },
-    criticality: 'medium',
-    exposure: 'internal',
-    packages: [{ name: 'libgov1', source: 'govsrc', version: '1.0-1ubuntu1', arch: 'amd64' }],
-    ...overrides,
-  };
-}
+const asset = (id: string, overrides: Partial<AssetInput> = {}) =>
+  testAsset(id, { packages: [{ name: 'libgov1', source: 'govsrc', version: '1.0-1ubuntu1', arch: 'amd64' }], ...overrides });
 
 beforeAll(async () => {
   stack = await startTestStack();
