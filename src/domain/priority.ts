@@ -5,8 +5,6 @@
 import { parseDuration } from './duration';
 import { PRIORITY_NAMES, type Policy, type Priority } from './policy';
 
-export { PRIORITY_NAMES, type Priority };
-
 export interface CveFacts {
   id: string;
   cvss?: { score: number; version: string; source: string };

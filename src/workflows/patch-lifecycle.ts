@@ -63,10 +63,7 @@ export async function patchLifecycle(request: PatchRequest): Promise<PatchStatus
   // Patches started before governance existed keep their old behaviour (replay safety).
   const governed = patched('governance-v1');
 
-  const enterPhase = (phase: Phase) => {
-    status.phase = phase;
-    upsertSearchAttributes([{ key: PatchPhase, value: phase }, ...(governed ? [{ key: PatchState, value: status.state }] : [])]);
-  };
+  const enterPhase = (phase: Phase) => setPhase(status, phase, governed);
 
   try {
     let assessment: AssessmentResult | undefined;
@@ -112,6 +109,12 @@ function assessmentInput(request: PatchRequest): AssessmentInput {
     settings: request.settings,
     since: request.requestedAt,
   };
+}
+
+/** The phase in the status and the search attributes; with its state once PatchState exists (governance-v1). */
+function setPhase(status: PatchStatus, phase: Phase, withState: boolean): void {
+  status.phase = phase;
+  upsertSearchAttributes([{ key: PatchPhase, value: phase }, ...(withState ? [{ key: PatchState, value: status.state }] : [])]);
 }
 
 const now = () => new Date().toISOString();
@@ -377,11 +380,7 @@ class Governance {
   }
 
   private enterPhase(phase: Phase): void {
-    this.status.phase = phase;
-    upsertSearchAttributes([
-      { key: PatchPhase, value: phase },
-      { key: PatchState, value: this.status.state },
-    ]);
+    setPhase(this.status, phase, true);
   }
 
   private close(outcome: Outcome): PatchStatus {
