@@ -49,6 +49,7 @@ export const PatchSettings = z
     pilotBakeTime: duration.optional(),
     monitoringWindow: duration.optional(),
     stragglerRetryInterval: duration.optional(),
+    productionWaves: z.number().int().min(1).max(100).optional(),
     maxConcurrent: z.number().int().min(1).optional(),
     maxPerGroupPerWave: z.number().int().min(1).optional(),
     maxFailures: MaxFailures.optional(),

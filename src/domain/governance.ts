@@ -40,6 +40,7 @@ export function governanceTerms(
 /** The rollout settings an approval covers: the policy's defaults with the patch's overrides. */
 export interface RolloutPlanSettings {
   strategy: Strategy;
+  productionWaves: number;
   maxConcurrent: number;
   maxPerGroupPerWave: number;
   maxFailures: number | string;
@@ -58,6 +59,7 @@ export function rolloutPlanSettings(
   const s = request.settings;
   return {
     strategy: request.strategy ?? (request.emergency || knownExploited ? 'risk-first' : 'least-critical-first'),
+    productionWaves: s.productionWaves ?? defaults.productionWaves,
     maxConcurrent: s.maxConcurrent ?? defaults.maxConcurrent,
     maxPerGroupPerWave: s.maxPerGroupPerWave ?? defaults.maxPerGroupPerWave,
     maxFailures: s.maxFailures ?? defaults.maxFailures,

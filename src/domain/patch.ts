@@ -47,6 +47,7 @@ export interface PatchSettings {
   pilotBakeTime?: string;
   monitoringWindow?: string;
   stragglerRetryInterval?: string;
+  productionWaves?: number;
   maxConcurrent?: number;
   maxPerGroupPerWave?: number;
   maxFailures?: number | string;
@@ -147,6 +148,61 @@ export interface Straggler {
   attempts: number;
 }
 
+export const ROLLOUT_ACTIONS = ['pause', 'resume', 'abort', 'rollback', 'retry-stragglers'] as const;
+export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
+
+export interface RolloutInput {
+  actor: Actor;
+  action: RolloutAction;
+  comment?: string;
+}
+
+export interface ExceptionInput {
+  actor: Actor;
+  assetId: string;
+  compensatingControl: string;
+  expiresAt: string;
+}
+
+export interface DeferralInput {
+  actor: Actor;
+  assetId: string;
+  until: string;
+  reason: string;
+}
+
+export interface FeedbackInput {
+  actor: Actor;
+  assetId?: string;
+  severity: 'low' | 'high';
+  message: string;
+}
+
+export interface PostmortemInput {
+  actor: Actor;
+  lessonsLearned: string;
+  actions: string[];
+}
+
+/** The lab phase's findings (PRODUCT §2 step 4). */
+export interface LabReport {
+  tests: { assetId: string; role: string | null; checks: { check: string; ok: boolean; detail: string }[] }[];
+  rollbackProof: { assetId: string; ok: boolean; detail: string } | null;
+  /** Roles of pilot and production hosts with no lab host. */
+  uncoveredRoles: string[];
+  /** What failed: each needs an approver's deploy-anyway, hold or cancel. */
+  failures: string[];
+}
+
+/** Why the patch stopped and who must decide. */
+export interface Halt {
+  phase: Phase;
+  reason: string;
+  at: string;
+  /** `approver`: deploy-anyway, hold or cancel (lab); `operator`: resume, abort or rollback. */
+  decidedBy: 'approver' | 'operator';
+}
+
 /** The status shape of `GET /v1/patches/:id` (PRODUCT §3), answered by the workflow's query. */
 export interface PatchStatus {
   id: string;
@@ -186,6 +242,20 @@ export interface PatchStatus {
   approvalInvalidated: { at: string; reasons: string[] } | null;
   lateness: Lateness[];
   cancelled: Act | null;
+  /** When each phase was entered, in order (a phase entered twice appears twice). */
+  phases: { phase: Phase; at: string }[];
+  lab: LabReport | null;
+  halt: Halt | null;
+  /** The rollout actions operators took. */
+  actions: { action: RolloutAction; by: string; at: string; comment?: string }[];
+  feedback: { by: string; assetId?: string; severity: 'low' | 'high'; message: string; at: string; phase: Phase }[];
+  exceptions: { assetId: string; compensatingControl: string; expiresAt: string; approvedBy: string; at: string }[];
+  deferrals: { assetId: string; until: string; reason: string; by: string; at: string }[];
+  /** Hosts still non-compliant, not excepted, at the maximum deadline. */
+  breaches: { assetId: string; reason: string }[];
+  postmortem: { lessonsLearned: string; actions: string[]; by: string; at: string } | null;
+  /** When the patch started changing hosts and when it finished (for time to patch). */
+  deployment: { startedAt: string | null; finishedAt: string | null };
 }
 
 export const workflowIdFor = (patchId: string) => `patch-${patchId}`;
@@ -224,5 +294,15 @@ export function initialStatus(request: PatchRequest): PatchStatus {
     approvalInvalidated: null,
     lateness: [],
     cancelled: null,
+    phases: [{ phase: 'assessment', at: request.requestedAt }],
+    lab: null,
+    halt: null,
+    actions: [],
+    feedback: [],
+    exceptions: [],
+    deferrals: [],
+    breaches: [],
+    postmortem: null,
+    deployment: { startedAt: null, finishedAt: null },
   };
 }

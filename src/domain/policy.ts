@@ -46,6 +46,8 @@ const GovernanceSchema = ReviewTerms.extend({
 });
 
 const RolloutSchema = z.strictObject({
+  /** Production is cut into this many waves (more when redundancy groups need it). */
+  productionWaves: z.number().int().min(1).max(100).default(5),
   maxConcurrent: z.number().int().min(1),
   maxPerGroupPerWave: z.number().int().min(1),
   maxFailures: MaxFailures,
@@ -53,6 +55,13 @@ const RolloutSchema = z.strictObject({
   pilotBakeTime: duration,
   monitoringWindow: duration,
   stragglerRetryInterval: duration,
+  /** Global change freezes: no host is changed inside one unless the approval allowed an emergency bypass. */
+  changeFreezes: z
+    .array(z.strictObject({ start: z.iso.datetime({ offset: true }), end: z.iso.datetime({ offset: true }), reason: z.string().max(500).optional() }))
+    .max(100)
+    .default([]),
+  /** Low-severity feedback reports that halt a pilot or monitoring window (one high-severity report always does). */
+  feedbackThreshold: z.number().int().min(1).default(3),
 });
 
 const NotificationsSchema = z.strictObject({
@@ -69,6 +78,7 @@ export const DEFAULT_GOVERNANCE: z.output<typeof GovernanceSchema> = {
 };
 
 export const DEFAULT_ROLLOUT: z.output<typeof RolloutSchema> = {
+  productionWaves: 5,
   maxConcurrent: 10,
   maxPerGroupPerWave: 1,
   maxFailures: '10%',
@@ -76,6 +86,8 @@ export const DEFAULT_ROLLOUT: z.output<typeof RolloutSchema> = {
   pilotBakeTime: '4h',
   monitoringWindow: '24h',
   stragglerRetryInterval: '1h',
+  changeFreezes: [],
+  feedbackThreshold: 3,
 };
 
 export const PolicySchema = z
