@@ -63,6 +63,8 @@ export interface HostWork {
   assetId: string;
   attempt: number;
   packages: PackageTarget[];
+  /** {name: version} before this patch changed the host; given to `rollbackHost` (an agent keeps no records). */
+  previousVersions?: Record<string, string>;
 }
 
 /**
@@ -125,8 +127,12 @@ export interface WaveHost {
   role: string | null;
   packages: PackageTarget[];
   status: HostStatus;
-  /** The next interval the host may be changed in; null: any time. Absent window: none in the horizon. */
-  window: { opensAt: string; closesAt: string } | null | undefined;
+  /**
+   * The next interval the host may be changed in, from the time of the call: `closesAt` null when
+   * it never closes (no maintenance windows, or the emergency bypass). null: no window opens
+   * within the planner's horizon.
+   */
+  window: { opensAt: string; closesAt: string | null } | null;
 }
 
 /** The plan `startDeployment` records and returns: the hosts of lab and pilot, the production waves' sizes. */
