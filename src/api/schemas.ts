@@ -4,9 +4,9 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { ENVIRONMENTS, OUTCOMES, PHASES, STATES, STRATEGIES } from '../domain/patch';
+import { ENVIRONMENTS, OUTCOMES, PHASES, ROLLOUT_ACTIONS, STATES, STRATEGIES } from '../domain/patch';
 import { ROLES } from '../domain/roles';
-import { DECISIONS } from '../domain/governance';
+import { AWAITING, DECISIONS } from '../domain/governance';
 import { duration, MaxFailures } from '../domain/policy';
 
 // Lets zod-to-openapi read these schemas; must run before any schema below is built.
@@ -131,7 +131,7 @@ export const PatchStatus = z.object({
   stragglers: z.array(z.object({ assetId: z.string(), reason: z.string(), attempts: count })),
   settings: PatchSettings,
   revision: count.describe('The evaluation under review: 1, then one more per revision'),
-  awaiting: z.enum(['reviews', 'revision', 'decision', 'nothing']),
+  awaiting: z.enum(AWAITING),
   governance: z
     .object({
       fastTrack: z.boolean(),
@@ -148,6 +148,28 @@ export const PatchStatus = z.object({
   approvalInvalidated: z.object({ at: z.string(), reasons: z.array(z.string()) }).nullable(),
   lateness: z.array(z.object({ phase: z.enum(PHASES), level: z.enum(['reminder', 'escalation']), at: z.string(), message: z.string() })),
   cancelled: Act.nullable(),
+  phases: z.array(z.object({ phase: z.enum(PHASES), at: z.string() })).describe('When each phase was entered, in order'),
+  lab: z
+    .object({
+      tests: z.array(z.object({ assetId: z.string(), role: z.string().nullable(), checks: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })) })),
+      rollbackProof: z.object({ assetId: z.string(), ok: z.boolean(), detail: z.string() }).nullable(),
+      uncoveredRoles: z.array(z.string()),
+      failures: z.array(z.string()),
+    })
+    .nullable(),
+  halt: z
+    .object({ phase: z.enum(PHASES), reason: z.string(), at: z.string(), decidedBy: z.enum(['approver', 'operator']) })
+    .nullable()
+    .describe('Why the patch stopped and who decides: an approver after the lab, an operator otherwise'),
+  actions: z.array(z.object({ action: z.enum(ROLLOUT_ACTIONS), by: z.string(), at: z.string(), comment: z.string().optional() })),
+  feedback: z.array(
+    z.object({ by: z.string(), assetId: z.string().optional(), severity: z.enum(['low', 'high']), message: z.string(), at: z.string(), phase: z.enum(PHASES) }),
+  ),
+  exceptions: z.array(z.object({ assetId: z.string(), compensatingControl: z.string(), expiresAt: z.string(), approvedBy: z.string(), at: z.string() })),
+  deferrals: z.array(z.object({ assetId: z.string(), until: z.string(), reason: z.string(), by: z.string(), at: z.string() })),
+  breaches: z.array(z.object({ assetId: z.string(), reason: z.string() })),
+  postmortem: z.object({ lessonsLearned: z.string(), actions: z.array(z.string()), by: z.string(), at: z.string() }).nullable(),
+  deployment: z.object({ startedAt: z.string().nullable(), finishedAt: z.string().nullable() }),
 });
 
 const comment = z.string().trim().min(1).max(4000);
@@ -172,6 +194,36 @@ export const RevisionRequest = z.strictObject({
 });
 
 export const CancelRequest = z.strictObject({ reason: comment });
+
+export const RolloutRequest = z.strictObject({ action: z.enum(ROLLOUT_ACTIONS), comment: comment.optional() });
+
+const assetId = z.string().min(1).max(200);
+const futureInstant = z.iso
+  .datetime({ offset: true })
+  .refine((at) => Date.parse(at) > Date.now(), 'must be in the future');
+
+export const ExceptionRequest = z.strictObject({
+  assetId,
+  compensatingControl: comment.describe('What protects the host while it stays unpatched'),
+  expiresAt: futureInstant.describe('When the exception ends and the host is non-compliant again'),
+});
+
+export const DeferralRequest = z.strictObject({
+  assetId,
+  until: futureInstant.describe("At the latest the patch's recommended deadline"),
+  reason: comment,
+});
+
+export const FeedbackRequest = z.strictObject({
+  assetId: assetId.optional(),
+  severity: z.enum(['low', 'high']),
+  message: comment,
+});
+
+export const PostmortemRequest = z.strictObject({
+  lessonsLearned: comment,
+  actions: z.array(z.string().trim().min(1).max(1000)).max(100),
+});
 
 export const Health = z.object({ status: z.string() });
 export const Readiness = z.object({

@@ -142,6 +142,8 @@ export interface DeploymentPlan {
   waves: { index: number; size: number }[];
   /** Roles of pilot and production hosts that no lab host has. */
   uncoveredRoles: string[];
+  /** The policy's `feedbackThreshold`: low-severity reports that halt a pilot or monitoring window. */
+  feedbackThreshold: number;
 }
 
 /** Which hosts a wave workflow works on. */

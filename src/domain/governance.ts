@@ -4,7 +4,7 @@
  * history) and by unit tests.
  */
 import type { Policy, Priority } from './policy';
-import type { Actor, Environment, Phase, State, Strategy } from './patch';
+import type { Actor, Environment, Phase, RolloutAction, State, Strategy } from './patch';
 import type { Role } from './roles';
 
 /** The review and approval terms of one evaluation of a patch. */
@@ -102,7 +102,12 @@ export interface Refusal {
 }
 
 /** What the workflow is waiting for, as the validators need to know it. */
-export type Awaiting = 'reviews' | 'revision' | 'decision' | 'nothing';
+export const AWAITING = ['reviews', 'revision', 'decision', 'lab-decision', 'operator', 'postmortem', 'nothing'] as const;
+/**
+ * `lab-decision`: an approver's deploy-anyway, hold or cancel after the lab; `operator`: resume,
+ * abort or rollback after a halt; `postmortem`: the operator's lessons learned.
+ */
+export type Awaiting = (typeof AWAITING)[number];
 
 export interface GovernanceView {
   phase: Phase;
@@ -154,14 +159,19 @@ export function refuseDecision(view: GovernanceView, actor: Actor, decision: Dec
   switch (decision) {
     case 'approve':
     case 'reject':
-    case 'hold':
       if (view.phase !== 'approval') return conflict(`There is no approval to decide in phase ${view.phase}`);
       if (view.state === 'on-hold') return conflict('The patch is on hold; resume it first');
+      return undefined;
+    case 'hold':
+      if (view.phase !== 'approval' && view.awaiting !== 'lab-decision') return conflict(`Nothing can be put on hold in phase ${view.phase}`);
+      if (view.state === 'on-hold') return conflict('The patch is already on hold');
       return undefined;
     case 'resume':
       return view.state === 'on-hold' ? undefined : conflict('The patch is not on hold');
     case 'deploy-anyway':
-      return conflict(`Nothing waits for a deploy-anyway decision in phase ${view.phase} (state ${view.state})`);
+      if (view.awaiting !== 'lab-decision') return conflict(`Nothing waits for a deploy-anyway decision in phase ${view.phase} (state ${view.state})`);
+      if (view.state === 'on-hold') return conflict('The patch is on hold; resume it first');
+      return undefined;
   }
 }
 
@@ -181,4 +191,79 @@ export function refuseRevision(view: GovernanceView, actor: Actor): Refusal | un
 export function refuseCancel(view: GovernanceView, actor: Actor): Refusal | undefined {
   if (!hasRole(actor, 'operator', 'approver')) return forbidden(`${actor.name} holds neither the operator nor the approver role`);
   return closed(view);
+}
+
+/** Phases in which hosts are deployed, verified or retried: exceptions and deferrals apply. */
+const DEPLOYING: readonly Phase[] = ['testing', 'pilot', 'rollout', 'verification', 'monitoring'];
+
+/**
+ * Operator actions on a rollout (PRODUCT §2 steps 6–8): pause and resume while waves run,
+ * resume also after a halt; abort and rollback while hosts are being changed (rollback also
+ * during monitoring); retry-stragglers during verification.
+ */
+export function refuseRolloutAction(view: GovernanceView, actor: Actor, action: RolloutAction): Refusal | undefined {
+  if (!hasRole(actor, 'operator')) return forbidden(`${actor.name} does not hold the operator role`);
+  const wrongTime = closed(view);
+  if (wrongTime) return wrongTime;
+  switch (action) {
+    case 'pause':
+      if (!view.changingHosts || view.state !== 'running') return conflict(`Only a running rollout can be paused (phase ${view.phase}, state ${view.state})`);
+      return undefined;
+    case 'resume':
+      if (view.state === 'paused' || (view.state === 'halted' && view.awaiting === 'operator')) return undefined;
+      return conflict(`Nothing to resume: the patch is ${view.state} in phase ${view.phase}`);
+    case 'abort':
+    case 'rollback':
+      if (!view.changingHosts) return conflict(`No hosts are being changed in phase ${view.phase}`);
+      return undefined;
+    case 'retry-stragglers':
+      if (view.phase !== 'verification') return conflict(`Stragglers are retried in phase verification, not ${view.phase}`);
+      return undefined;
+  }
+}
+
+/** An approver excepts a host under a compensating control (PRODUCT §2 step 9). */
+export function refuseException(view: GovernanceView, actor: Actor): Refusal | undefined {
+  if (!hasRole(actor, 'approver')) return forbidden(`${actor.name} does not hold the approver role`);
+  if (actor.id === view.requesterId) return forbidden(`${actor.name} requested this patch and cannot except hosts from it`);
+  const wrongTime = closed(view);
+  if (wrongTime) return wrongTime;
+  if (!DEPLOYING.includes(view.phase)) return conflict(`Hosts are excepted while the patch is deployed, not in phase ${view.phase}`);
+  return undefined;
+}
+
+/**
+ * An owner's deferral (the operator records it): scheduled patches only, and at the latest to
+ * the recommended deadline.
+ */
+export function refuseDeferral(
+  view: GovernanceView,
+  actor: Actor,
+  deferral: { emergency: boolean; until: string; recommendedDeadline: string | null },
+): Refusal | undefined {
+  if (!hasRole(actor, 'operator')) return forbidden(`${actor.name} does not hold the operator role`);
+  const wrongTime = closed(view);
+  if (wrongTime) return wrongTime;
+  if (deferral.emergency) return conflict('Emergency patches allow no deferrals');
+  if (!DEPLOYING.includes(view.phase)) return conflict(`Hosts are deferred while the patch is deployed, not in phase ${view.phase}`);
+  if (deferral.recommendedDeadline && Date.parse(deferral.until) > Date.parse(deferral.recommendedDeadline)) {
+    return { kind: 'invalid', message: `A deferral ends at the latest at the recommended deadline (${deferral.recommendedDeadline})` };
+  }
+  return undefined;
+}
+
+/** Anyone may report a problem while hosts are being deployed or monitored. */
+export function refuseFeedback(view: GovernanceView): Refusal | undefined {
+  const wrongTime = closed(view);
+  if (wrongTime) return wrongTime;
+  if (!DEPLOYING.includes(view.phase)) return conflict(`Feedback is taken from testing to monitoring, not in phase ${view.phase}`);
+  return undefined;
+}
+
+export function refusePostmortem(view: GovernanceView, actor: Actor): Refusal | undefined {
+  if (!hasRole(actor, 'operator')) return forbidden(`${actor.name} does not hold the operator role`);
+  const wrongTime = closed(view);
+  if (wrongTime) return wrongTime;
+  if (view.awaiting !== 'postmortem') return conflict(`The postmortem is written in phase postmortem, not ${view.phase}`);
+  return undefined;
 }

@@ -69,7 +69,9 @@ export interface AssessmentResult {
  * of the same patch, so a retry writes the same rows again and nothing twice).
  */
 export async function assessPatch(pool: Pool, input: AssessmentInput, now: Date): Promise<AssessmentResult> {
-  const { advisories, affected } = await findAffected(pool, input.advisoryIds);
+  const found = await findAffected(pool, input.advisoryIds);
+  const advisories = found.advisories;
+  const affected = [...found.affected, ...(await remediatedByPatch(pool, input.patchId, found.affected))];
   await recordTargets(pool, input.patchId, affected);
 
   const assets = new Map(affected.map((a) => [a.asset.id, a.asset]));
@@ -98,6 +100,34 @@ export async function assessPatch(pool: Pool, input: AssessmentInput, now: Date)
     plan,
     scope: scopeOf(input.advisoryIds, affected, result.priority, plan, targets),
   };
+}
+
+/**
+ * The targets this patch has already fixed (its deployment changed them): no longer affected in
+ * the inventory, still part of what the approval covers, so evaluating the scope again during
+ * the rollout does not mistake the patch's own progress for a change of scope.
+ */
+async function remediatedByPatch(pool: Pool, patchId: string, affected: AffectedPackage[]): Promise<AffectedPackage[]> {
+  const { rows } = await pool.query<{
+    asset: AffectedPackage['asset'];
+    advisory_id: string;
+    package: string;
+    installed_version: string;
+    fixed_version: string | null;
+  }>(
+    `SELECT json_build_object('id', a.id, 'environment', a.environment, 'criticality', a.criticality,
+                              'exposure', a.exposure, 'compensatingControls', a.compensating_controls) AS asset,
+            t.advisory_id, t.package, t.installed_version, t.fixed_version
+     FROM patch_targets t
+     JOIN deployment_hosts h ON h.patch_id = t.patch_id AND h.asset_id = t.asset_id AND h.changed
+     JOIN assets a ON a.id = t.asset_id
+     WHERE t.patch_id = $1`,
+    [patchId],
+  );
+  const present = new Set(affected.map((a) => `${a.asset.id}\u0000${a.advisoryId}\u0000${a.package}`));
+  return rows
+    .filter((r) => !present.has(`${r.asset.id}\u0000${r.advisory_id}\u0000${r.package}`))
+    .map((r) => ({ asset: r.asset, advisoryId: r.advisory_id, package: r.package, installedVersion: r.installed_version, fixedVersion: r.fixed_version }));
 }
 
 const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');

@@ -1,6 +1,17 @@
 /** Signals, queries and updates of `patchLifecycle`, shared by the workflow and its clients. */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { CancelInput, DecisionInput, PatchStatus, ReviewInput, RevisionInput } from '../domain/patch';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  CancelInput,
+  DecisionInput,
+  DeferralInput,
+  ExceptionInput,
+  FeedbackInput,
+  PatchStatus,
+  PostmortemInput,
+  ReviewInput,
+  RevisionInput,
+  RolloutInput,
+} from '../domain/patch';
 
 export const statusQuery = defineQuery<PatchStatus>('status');
 
@@ -13,5 +24,13 @@ export const reviewUpdate = defineUpdate<PatchStatus, [ReviewInput]>('review');
 export const decideUpdate = defineUpdate<PatchStatus, [DecisionInput]>('decide');
 export const reviseUpdate = defineUpdate<PatchStatus, [RevisionInput]>('revise');
 export const cancelUpdate = defineUpdate<PatchStatus, [CancelInput]>('cancel');
+export const rolloutUpdate = defineUpdate<PatchStatus, [RolloutInput]>('rollout');
+export const exceptionUpdate = defineUpdate<PatchStatus, [ExceptionInput]>('except');
+export const deferralUpdate = defineUpdate<PatchStatus, [DeferralInput]>('defer');
+export const feedbackUpdate = defineUpdate<PatchStatus, [FeedbackInput]>('feedback');
+export const postmortemUpdate = defineUpdate<PatchStatus, [PostmortemInput]>('postmortem');
+
+/** From the patch workflow to a running wave: stop starting hosts (`pause`, `abort`) or go on (`resume`). */
+export const waveControlSignal = defineSignal<['pause' | 'resume' | 'abort']>('wave-control');
 
 export const REFUSAL_TYPES = { forbidden: 'Forbidden', conflict: 'Conflict', invalid: 'InvalidInput' } as const;

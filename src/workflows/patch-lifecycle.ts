@@ -13,8 +13,13 @@ import { parseDuration } from '../domain/duration';
 import {
   refuseCancel,
   refuseDecision,
+  refuseDeferral,
+  refuseException,
+  refuseFeedback,
+  refusePostmortem,
   refuseReview,
   refuseRevision,
+  refuseRolloutAction,
   scopeChanges,
   type Awaiting,
   type GovernanceView,
@@ -29,10 +34,24 @@ import {
   type PatchStatus,
   type Phase,
   type State,
+  ROLLOUT_ACTIONS,
 } from '../domain/patch';
 import type { NotificationEvent, Priority } from '../domain/policy';
 import type { AssessmentInput, AssessmentResult } from '../services/assessment';
-import { cancelUpdate, decideUpdate, REFUSAL_TYPES, reviewUpdate, reviseUpdate, statusQuery } from './definitions';
+import {
+  cancelUpdate,
+  decideUpdate,
+  deferralUpdate,
+  exceptionUpdate,
+  feedbackUpdate,
+  postmortemUpdate,
+  REFUSAL_TYPES,
+  reviewUpdate,
+  reviseUpdate,
+  rolloutUpdate,
+  statusQuery,
+} from './definitions';
+import { Rollout } from './rollout';
 import { PatchAdvisories, PatchEmergency, PatchPhase, PatchPriority, PatchState } from './search-attributes';
 
 const { assess } = proxyActivities<Activities>({
@@ -53,9 +72,10 @@ const { notify } = proxyActivities<Activities>({
  * src/domain/governance.ts.
  *
  * Assessment → peer review (a reject goes back to the operator: revise or cancel) → approval
- * (approve, reject, hold/resume, cancel) → testing, where the approved scope is evaluated
- * again on an interval: when it changes, the approval no longer holds and the patch goes back
- * to approval. Lab tests and the rollout follow in later versions.
+ * (approve, reject, hold/resume, cancel) → the rollout (src/workflows/rollout.ts): lab test,
+ * pilot, production waves, verification and stragglers, monitoring, postmortem. Until production
+ * starts the approved scope is evaluated again on an interval: when it changes, the approval no
+ * longer holds and the patch goes back to approval.
  */
 export async function patchLifecycle(request: PatchRequest): Promise<PatchStatus> {
   const status = initialStatus(request);
@@ -113,6 +133,7 @@ function assessmentInput(request: PatchRequest): AssessmentInput {
 
 /** The phase in the status and the search attributes; with its state once PatchState exists (governance-v1). */
 function setPhase(status: PatchStatus, phase: Phase, withState: boolean): void {
+  if (status.phases[status.phases.length - 1]?.phase !== phase) status.phases.push({ phase, at: now() });
   status.phase = phase;
   upsertSearchAttributes([{ key: PatchPhase, value: phase }, ...(withState ? [{ key: PatchState, value: status.state }] : [])]);
 }
@@ -139,6 +160,7 @@ class Governance {
   private pendingDecision: 'approve' | 'reject' | undefined;
   private revision: { actor: Actor; comment: string; advisoryIds?: string[]; emergency?: boolean; settings?: PatchRequest['settings'] } | undefined;
   private cancellation: { actor: Actor; reason: string } | undefined;
+  private rollout: Rollout | undefined;
 
   constructor(
     request: PatchRequest,
@@ -168,7 +190,16 @@ class Governance {
         if (decided === 'cancel') return this.close('cancelled');
         if (decided === 'reject') return this.close('rejected');
         if (decided === 'revise') break;
-        const changed = await this.holdApprovedScope();
+        let changed: string[] | 'revise' | 'cancel';
+        // patches approved before the rollout existed only watch their scope (replay safety)
+        if (patched('rollout-v1')) {
+          this.rollout = new Rollout(this.rolloutContext());
+          const end = await this.rollout.run();
+          if (end.end === 'closed') return this.close(end.outcome);
+          changed = end.reasons;
+        } else {
+          changed = await this.holdApprovedScope();
+        }
         if (changed === 'cancel') return this.close('cancelled');
         if (changed === 'revise') break;
         this.status.approvalInvalidated = { at: now(), reasons: changed };
@@ -243,6 +274,29 @@ class Governance {
         return reasons.length > 0 ? reasons : ['No asset is affected any more'];
       }
     }
+  }
+
+  /** Evaluates the scope again: why the approval no longer holds, [] when it still does. */
+  private async recheckScope(): Promise<string[]> {
+    const fresh = await assess(assessmentInput(this.request));
+    const reasons = scopeChanges(this.evaluation.scope, fresh.scope);
+    if (reasons.length === 0 && fresh.affectedAssets > 0) return [];
+    this.evaluation = fresh;
+    return reasons.length > 0 ? reasons : ['No asset is affected any more'];
+  }
+
+  private rolloutContext() {
+    return {
+      status: this.status,
+      request: () => this.request,
+      plan: () => this.evaluation.plan,
+      scopeRecheckInterval: () => this.evaluation.governance.scopeRecheckInterval,
+      recheckScope: () => this.recheckScope(),
+      cancelled: () => this.cancellation !== undefined,
+      setState: (state: State) => this.setState(state),
+      enterPhase: (phase: Phase) => this.enterPhase(phase),
+      tell: (event: NotificationEvent, text: string) => this.tell(event, text),
+    };
   }
 
   /** A new evaluation of the (possibly changed) request; false when the patch closed. */
@@ -400,7 +454,7 @@ class Governance {
       requesterId: this.request.requestedBy.id,
       currentReviewerIds: this.roundReviewerIds,
       allReviewerIds: [...this.everReviewerIds],
-      changingHosts: false,
+      changingHosts: this.rollout?.changingHosts ?? false,
     };
   }
 
@@ -408,6 +462,7 @@ class Governance {
 
   private registerHandlers(): void {
     const s = this.status;
+    this.registerRolloutHandlers();
     setHandler(
       reviewUpdate,
       (input) => {
@@ -435,7 +490,7 @@ class Governance {
 
     setHandler(
       decideUpdate,
-      (input) => {
+      async (input) => {
         const at = now();
         s.decisions.push({
           approver: input.actor.name,
@@ -465,13 +520,14 @@ class Governance {
             break;
           case 'resume':
             s.hold = null;
-            this.setState('waiting');
+            this.setState(s.awaiting === 'lab-decision' ? 'halted' : 'waiting');
             break;
           case 'cancel':
-            this.cancel(input.actor, input.comment);
+            await this.cancel(input.actor, input.comment);
             break;
           case 'deploy-anyway':
-            break; // refused by the validator until lab tests exist
+            this.rollout!.deployAnyway();
+            break;
         }
         return s;
       },
@@ -501,8 +557,8 @@ class Governance {
 
     setHandler(
       cancelUpdate,
-      (input) => {
-        this.cancel(input.actor, input.reason);
+      async (input) => {
+        await this.cancel(input.actor, input.reason);
         return s;
       },
       {
@@ -515,8 +571,90 @@ class Governance {
     );
   }
 
-  private cancel(actor: Actor, reason: string): void {
+  /** While hosts are being changed, a cancel stops the wave like an abort (the hosts in flight finish). */
+  private async cancel(actor: Actor, reason: string): Promise<void> {
     this.cancellation = { actor, reason };
     this.status.cancelled = { by: actor.name, at: now(), comment: reason };
+    if (this.rollout?.changingHosts) await this.rollout.onCancel();
+  }
+
+  /** The rollout's updates: validated here against the rules, carried out by the rollout. */
+  private registerRolloutHandlers(): void {
+    const s = this.status;
+    const rollout = () => {
+      if (!this.rollout) refuse({ kind: 'conflict', message: `Nothing is being deployed in phase ${s.phase}` });
+      return this.rollout!;
+    };
+    setHandler(
+      rolloutUpdate,
+      async (input) => {
+        await this.rollout!.act(input.action, input.actor, input.comment);
+        return s;
+      },
+      {
+        validator: (input) => {
+          checkActor(input);
+          if (!ROLLOUT_ACTIONS.includes(input.action)) refuse({ kind: 'invalid', message: `action is one of ${ROLLOUT_ACTIONS.join(', ')}` });
+          refuse(refuseRolloutAction(this.view(), input.actor, input.action));
+          rollout();
+        },
+      },
+    );
+    setHandler(
+      exceptionUpdate,
+      async (input) => {
+        await this.rollout!.except(input);
+        return s;
+      },
+      {
+        validator: (input) => {
+          checkActor(input);
+          refuse(refuseException(this.view(), input.actor));
+          rollout();
+        },
+      },
+    );
+    setHandler(
+      deferralUpdate,
+      async (input) => {
+        await this.rollout!.defer(input);
+        return s;
+      },
+      {
+        validator: (input) => {
+          checkActor(input);
+          refuse(refuseDeferral(this.view(), input.actor, { emergency: this.request.emergency, until: input.until, recommendedDeadline: s.deadlines?.recommended ?? null }));
+          rollout();
+        },
+      },
+    );
+    setHandler(
+      feedbackUpdate,
+      (input) => {
+        this.rollout!.feedback(input);
+        return s;
+      },
+      {
+        validator: (input) => {
+          checkActor(input);
+          refuse(refuseFeedback(this.view()));
+          rollout();
+        },
+      },
+    );
+    setHandler(
+      postmortemUpdate,
+      (input) => {
+        this.rollout!.postmortemWritten(input);
+        return s;
+      },
+      {
+        validator: (input) => {
+          checkActor(input);
+          refuse(refusePostmortem(this.view(), input.actor));
+          rollout();
+        },
+      },
+    );
   }
 }

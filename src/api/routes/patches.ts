@@ -11,21 +11,39 @@ import type { Actor, PatchRequest, PatchStatus as Status } from '../../domain/pa
 import { workflowIdFor } from '../../domain/patch';
 import type { Role } from '../../domain/roles';
 import type { User } from '../../db/users';
-import { cancelUpdate, decideUpdate, REFUSAL_TYPES, reviewUpdate, reviseUpdate, statusQuery } from '../../workflows/definitions';
+import {
+  cancelUpdate,
+  decideUpdate,
+  deferralUpdate,
+  exceptionUpdate,
+  feedbackUpdate,
+  postmortemUpdate,
+  REFUSAL_TYPES,
+  reviewUpdate,
+  reviseUpdate,
+  rolloutUpdate,
+  statusQuery,
+} from '../../workflows/definitions';
 import { patchLifecycle } from '../../workflows/patch-lifecycle';
 import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchState } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../deps';
 import { ApiError, badRequest, notFound } from '../errors';
 import { defineRoute, type RouteSpec } from '../route';
+import { COMPLIANT } from '../../domain/deployment';
 import {
   CancelRequest,
   CreatedPatch,
   CreatePatchRequest,
   DecisionRequest,
+  DeferralRequest,
+  ExceptionRequest,
+  FeedbackRequest,
   PatchIdParam,
   PatchStatus,
+  PostmortemRequest,
   ReviewRequest,
   RevisionRequest,
+  RolloutRequest,
 } from '../schemas';
 
 /** A readable, sortable patch id: the UTC date and 8 random hex digits, e.g. `20261122-9f2c01ab`. */
@@ -80,9 +98,9 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
   function decisionRoute<B extends z.ZodType, I>(spec: {
     path: string;
     summary: string;
-    access: Role[];
+    access: Role[] | 'authenticated';
     body: B;
-    toInput: (body: z.output<B>, actor: Actor) => Promise<I> | I;
+    toInput: (body: z.output<B>, actor: Actor, patchId: string) => Promise<I> | I;
     update: UpdateDefinition<Status, [I]>;
   }): RouteSpec {
     return defineRoute({
@@ -99,12 +117,24 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
         409: { description: 'wrong phase, duplicate decision or closed patch' },
       },
       handler: async ({ params, body, user }) => {
-        const input = await spec.toInput(body as z.output<B>, actorOf(user));
+        const input = await spec.toInput(body as z.output<B>, actorOf(user), params.id);
         const status = await decide(params.id, spec.update, input);
         deps.logger.info({ patch: params.id, by: user.name, update: spec.update.name }, 'decision recorded');
         return { body: status };
       },
     });
+  }
+
+  /** Exceptions and deferrals name a host this patch targets and has not made compliant. */
+  async function ensureOpenTarget(patchId: string, assetId: string) {
+    const { rows } = await deps.pool.query<{ status: string }>('SELECT status FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2', [
+      patchId,
+      assetId,
+    ]);
+    if (rows.length === 0) throw badRequest(`Asset ${assetId} is not a deployment target of patch ${patchId}`, { assetId });
+    if ((COMPLIANT as readonly string[]).includes(rows[0]!.status)) {
+      throw new ApiError(409, 'conflict', `Asset ${assetId} is already compliant with patch ${patchId} (${rows[0]!.status})`);
+    }
   }
 
   async function startPatch(body: z.output<typeof CreatePatchRequest>, actor: Actor) {
@@ -208,6 +238,52 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
       body: CancelRequest,
       update: cancelUpdate,
       toInput: (body, actor) => ({ actor, reason: body.reason }),
+    }),
+    decisionRoute({
+      path: '/v1/patches/:id/rollout',
+      summary: 'An operator action on the rollout: pause, resume, abort, rollback or retry-stragglers',
+      access: ['operator'],
+      body: RolloutRequest,
+      update: rolloutUpdate,
+      toInput: (body, actor) => ({ actor, ...body }),
+    }),
+    decisionRoute({
+      path: '/v1/patches/:id/exceptions',
+      summary: 'Except a host under a compensating control until a date (approver)',
+      access: ['approver'],
+      body: ExceptionRequest,
+      update: exceptionUpdate,
+      toInput: async (body, actor, patchId) => {
+        await ensureOpenTarget(patchId, body.assetId);
+        return { actor, ...body };
+      },
+    }),
+    decisionRoute({
+      path: '/v1/patches/:id/deferrals',
+      summary: "Defer a host of a scheduled patch, at the latest to the recommended deadline (409 for emergencies)",
+      access: ['operator'],
+      body: DeferralRequest,
+      update: deferralUpdate,
+      toInput: async (body, actor, patchId) => {
+        await ensureOpenTarget(patchId, body.assetId);
+        return { actor, ...body };
+      },
+    }),
+    decisionRoute({
+      path: '/v1/patches/:id/feedback',
+      summary: 'Report a problem during the lab, pilot, rollout or monitoring; above the threshold the rollout halts',
+      access: 'authenticated',
+      body: FeedbackRequest,
+      update: feedbackUpdate,
+      toInput: (body, actor) => ({ actor, ...body }),
+    }),
+    decisionRoute({
+      path: '/v1/patches/:id/postmortem',
+      summary: 'Lessons learned and follow-up actions; the patch then completes',
+      access: ['operator'],
+      body: PostmortemRequest,
+      update: postmortemUpdate,
+      toInput: (body, actor) => ({ actor, ...body }),
     }),
   ];
 }
