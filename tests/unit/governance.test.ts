@@ -4,8 +4,13 @@ import {
   governanceTerms,
   refuseCancel,
   refuseDecision,
+  refuseDeferral,
+  refuseException,
+  refuseFeedback,
+  refusePostmortem,
   refuseReview,
   refuseRevision,
+  refuseRolloutAction,
   rolloutPlanSettings,
   scopeChanges,
   type GovernanceView,
@@ -124,5 +129,63 @@ describe('terms and scope', () => {
       'The assessed priority changed from 3 to 1',
       'The rollout plan settings changed (policy or patch settings)',
     ]);
+  });
+});
+
+describe('rollout rules', () => {
+  const opal = person('opal', 'operator');
+  const otto = person('otto', 'operator');
+  const carl = person('carl', 'approver');
+  const rolling = view({ phase: 'rollout', state: 'running', awaiting: 'nothing', changingHosts: true });
+
+  it('lets operators pause a running rollout, resume a paused or operator-halted one, abort or roll back while hosts change', () => {
+    expect(refuseRolloutAction(rolling, otto, 'pause')).toBeUndefined();
+    expect(refuseRolloutAction(rolling, carl, 'pause')).toMatchObject({ kind: 'forbidden' });
+    expect(refuseRolloutAction({ ...rolling, state: 'paused' }, otto, 'pause')).toMatchObject({ kind: 'conflict' });
+    expect(refuseRolloutAction(rolling, otto, 'resume')).toMatchObject({ kind: 'conflict' });
+    expect(refuseRolloutAction({ ...rolling, state: 'paused' }, otto, 'resume')).toBeUndefined();
+    expect(refuseRolloutAction({ ...rolling, state: 'halted', awaiting: 'operator' }, otto, 'resume')).toBeUndefined();
+    // a lab halt is the approvers' to decide
+    expect(refuseRolloutAction({ ...rolling, phase: 'testing', state: 'halted', awaiting: 'lab-decision' }, otto, 'resume')).toMatchObject({ kind: 'conflict' });
+    for (const action of ['abort', 'rollback'] as const) {
+      expect(refuseRolloutAction(rolling, otto, action)).toBeUndefined();
+      expect(refuseRolloutAction(view({ phase: 'approval', awaiting: 'decision' }), otto, action)).toMatchObject({ kind: 'conflict' });
+    }
+    expect(refuseRolloutAction(rolling, otto, 'retry-stragglers')).toMatchObject({ kind: 'conflict' });
+    expect(refuseRolloutAction({ ...rolling, phase: 'verification' }, otto, 'retry-stragglers')).toBeUndefined();
+    expect(refuseRolloutAction({ ...rolling, state: 'done', phase: 'completed' }, otto, 'abort')).toMatchObject({ kind: 'conflict' });
+  });
+
+  it('takes deploy-anyway and hold from an approver only while the lab result waits for one', () => {
+    const labHalt = view({ phase: 'testing', state: 'halted', awaiting: 'lab-decision', changingHosts: true });
+    expect(refuseDecision(labHalt, carl, 'deploy-anyway')).toBeUndefined();
+    expect(refuseDecision(labHalt, carl, 'hold')).toBeUndefined();
+    expect(refuseDecision({ ...labHalt, state: 'on-hold' }, carl, 'deploy-anyway')).toMatchObject({ kind: 'conflict' });
+    expect(refuseDecision(rolling, carl, 'deploy-anyway')).toMatchObject({ kind: 'conflict' });
+    expect(refuseDecision(rolling, carl, 'hold')).toMatchObject({ kind: 'conflict' });
+    expect(refuseDecision(labHalt, person('opal', 'approver'), 'deploy-anyway')).toMatchObject({ kind: 'forbidden' });
+  });
+
+  it('excepts hosts by an approver other than the requester, while the patch is deployed', () => {
+    expect(refuseException(rolling, carl)).toBeUndefined();
+    expect(refuseException(rolling, otto)).toMatchObject({ kind: 'forbidden' });
+    expect(refuseException(rolling, person('opal', 'approver'))).toMatchObject({ kind: 'forbidden' });
+    expect(refuseException(view({ phase: 'approval', awaiting: 'decision' }), carl)).toMatchObject({ kind: 'conflict' });
+  });
+
+  it('defers hosts of scheduled patches only, at the latest to the recommended deadline', () => {
+    const deadline = '2026-12-01T00:00:00.000Z';
+    expect(refuseDeferral(rolling, opal, { emergency: false, until: '2026-11-30T00:00:00Z', recommendedDeadline: deadline })).toBeUndefined();
+    expect(refuseDeferral(rolling, opal, { emergency: true, until: '2026-11-30T00:00:00Z', recommendedDeadline: deadline })).toMatchObject({ kind: 'conflict' });
+    expect(refuseDeferral(rolling, opal, { emergency: false, until: '2026-12-02T00:00:00Z', recommendedDeadline: deadline })).toMatchObject({ kind: 'invalid' });
+    expect(refuseDeferral(rolling, carl, { emergency: false, until: '2026-11-30T00:00:00Z', recommendedDeadline: deadline })).toMatchObject({ kind: 'forbidden' });
+  });
+
+  it('takes feedback from testing to monitoring, and the postmortem when it is due', () => {
+    for (const phase of ['testing', 'pilot', 'rollout', 'verification', 'monitoring'] as const) expect(refuseFeedback({ ...rolling, phase })).toBeUndefined();
+    expect(refuseFeedback(view())).toMatchObject({ kind: 'conflict' });
+    expect(refusePostmortem(view({ phase: 'postmortem', state: 'waiting', awaiting: 'postmortem' }), opal)).toBeUndefined();
+    expect(refusePostmortem(view({ phase: 'postmortem', state: 'waiting', awaiting: 'postmortem' }), carl)).toMatchObject({ kind: 'forbidden' });
+    expect(refusePostmortem(rolling, opal)).toMatchObject({ kind: 'conflict' });
   });
 });
