@@ -59,6 +59,7 @@ export async function startTestWorker(
 
 export interface TestStack {
   baseUrl: string;
+  databaseUrl: string;
   adminToken: string;
   pool: Pool;
   client: Client;
@@ -70,15 +71,18 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-/** A fresh database, a worker on its own task queue, and the API on a free port. */
-export async function startTestStack(): Promise<TestStack> {
-  const { pool } = await freshDatabase();
+/**
+ * A fresh database, a worker on its own task queue (unless `worker: false`: the test runs its
+ * own), and the API on a free port.
+ */
+export async function startTestStack(options: { worker?: boolean } = {}): Promise<TestStack> {
+  const { url: databaseUrl, pool } = await freshDatabase();
   const env = await temporalEnvironment();
   const client = env.client;
   const taskQueue = `test-${crypto.randomBytes(4).toString('hex')}`;
   const adminToken = newToken();
   await ensureBootstrapAdmin(pool, adminToken);
-  const worker = await startTestWorker(env.nativeConnection, pool, taskQueue);
+  const worker = options.worker === false ? undefined : await startTestWorker(env.nativeConnection, pool, taskQueue);
   const app = createApp({ pool, temporal: client, taskQueue, logger, version: 'test' });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -99,6 +103,7 @@ export async function startTestStack(): Promise<TestStack> {
 
   return {
     baseUrl,
+    databaseUrl,
     adminToken,
     pool,
     client,
@@ -111,7 +116,7 @@ export async function startTestStack(): Promise<TestStack> {
     },
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await worker.stop();
+      await worker?.stop();
       await env.teardown();
       await pool.end();
     },
