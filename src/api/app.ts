@@ -7,6 +7,7 @@ import { errorHandler, notFoundHandler } from './errors';
 import { buildOpenApiDocument } from './openapi';
 import { mountRoutes, type AuditRecorder, type Authenticator, type RouteSpec } from './route';
 import { auditRoutes } from './routes/audit';
+import { deploymentRoutes } from './routes/deployments';
 import { feedRoutes } from './routes/feeds';
 import { inventoryRoutes } from './routes/inventory';
 import { patchViewRoutes } from './routes/patch-views';
@@ -24,6 +25,7 @@ export function createApp(deps: ApiDeps): express.Express {
     ...policyRoutes(deps),
     ...patchRoutes(deps),
     ...patchViewRoutes(deps),
+    ...deploymentRoutes(deps),
     ...auditRoutes(deps),
   ];
   const openapi = buildOpenApiDocument(routes, deps.version);
