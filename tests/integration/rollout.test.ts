@@ -153,6 +153,7 @@ describe('a full lifecycle on a fifty-asset fleet', () => {
     expect(largest.events).toBeGreaterThan(0);
     expect(largest.events).toBeLessThan(10_000);
     await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'rollout-completed');
+    await saveHistory(stack.client.workflow.getHandle(`patch-${id}-production-1-4`), 'rollout-wave');
   });
 });
 
@@ -204,6 +205,8 @@ describe('failure budget and rollback', () => {
     const done = await steps.until(id, (s) => s.state === 'done', 'completion');
     expect(done.outcome).toBe('rolled-back');
     expect(done.actions.map((x: any) => x.action)).toEqual(['resume', 'rollback']);
+    await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'rollout-halted-rolled-back');
+    await saveHistory(stack.client.workflow.getHandle(`patch-${id}-rollback`), 'rollout-rollback-hosts');
   });
 });
 
@@ -247,5 +250,6 @@ describe('lab decision, emergency rules and abort', () => {
     expect(pending.map((h) => h.assetId).sort()).toEqual([`${source}-prod-0`, `${source}-prod-1`]);
     expect((await steps.post(id, 'postmortem', who.opal, { lessonsLearned: 'Keep the lab host healthy.', actions: ['rebuild the lab host'] })).status).toBe(200);
     expect(await steps.until(id, (s) => s.state === 'done', 'completion')).toMatchObject({ outcome: 'aborted' });
+    await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'rollout-lab-decision-aborted');
   });
 });
