@@ -191,6 +191,52 @@ async function insertAssets(client: PoolClient, assets: Asset[], digests: string
   );
 }
 
+/**
+ * Sets new versions of packages an asset has installed (every architecture of each name), inside
+ * the caller's transaction: the changed list gets its own content-addressed set, as an import
+ * would give it. Names the asset does not have are left out. Returns what changed.
+ */
+export async function setAssetPackages(
+  client: PoolClient,
+  assetId: string,
+  changes: { name: string; version: string }[],
+): Promise<{ name: string; from: string; to: string }[]> {
+  // the asset row is locked first: two patches changing one host take turns
+  const { rows } = await client.query<{ id: string; name: string; version: string; source: string; arch: string; ecosystem: string }>(
+    `WITH asset AS (SELECT package_set_id FROM assets WHERE id = $1 FOR UPDATE)
+     SELECT p.id, p.name, p.version, p.source, p.arch, p.ecosystem
+     FROM asset JOIN package_sets s ON s.id = asset.package_set_id,
+          unnest(s.package_ids) WITH ORDINALITY AS u(pid, n) JOIN packages p ON p.id = u.pid
+     ORDER BY u.n`,
+    [assetId],
+  );
+  const wanted = new Map(changes.map((c) => [c.name, c.version]));
+  const applied = new Map<string, { name: string; from: string; to: string }>();
+  const packages = rows.map((p) => {
+    const version = wanted.get(p.name) ?? p.version;
+    if (version !== p.version && !applied.has(p.name)) applied.set(p.name, { name: p.name, from: p.version, to: version });
+    const installed: InstalledPackage = {
+      name: p.name,
+      version,
+      ...(p.source ? { source: p.source } : {}),
+      ...(p.arch ? { arch: p.arch } : {}),
+      ...(p.ecosystem ? { ecosystem: p.ecosystem } : {}),
+    };
+    return { installed, id: version === p.version ? p.id : undefined };
+  });
+  if (applied.size === 0) return [];
+  // only the new versions need dictionary ids; in key order, so concurrent transactions insert them in the same order
+  const fresh = packages.filter((p) => p.id === undefined).map((p) => p.installed);
+  const freshIds = new Map(await packageIds(client, fresh.sort((a, b) => (packageKey(a) < packageKey(b) ? -1 : 1))));
+  const hex = contentDigest(packages.map((p) => p.installed)).toString('hex');
+  await insertSets(client, [{ hex, packageIds: packages.map((p) => p.id ?? freshIds.get(packageKey(p.installed))!) }]);
+  await client.query(
+    `UPDATE assets SET package_set_id = (SELECT id FROM package_sets WHERE digest = decode($2, 'hex')), updated_at = now() WHERE id = $1`,
+    [assetId, hex],
+  );
+  return [...applied.values()];
+}
+
 export interface AssetFilters {
   environment?: string;
   role?: string;

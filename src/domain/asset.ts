@@ -1,6 +1,7 @@
 /** The inventory's asset (PRODUCT §3) and the zod schema every import path validates with. */
 import { z } from 'zod';
 import { ENVIRONMENTS } from './patch';
+import { schemeForEcosystem, type VersionScheme } from './versions';
 
 export const CRITICALITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Criticality = (typeof CRITICALITIES)[number];
@@ -92,4 +93,14 @@ export function osEcosystems(os: { name: string; version: string }): string[] {
     default:
       return [];
   }
+}
+
+/** How a host's package versions compare: by the package's own language ecosystem, else by its OS release's. */
+export function packageVersionScheme(os: { name: string; version: string }, ecosystem?: string | null): VersionScheme | undefined {
+  if (ecosystem) return schemeForEcosystem(ecosystem);
+  for (const name of osEcosystems(os)) {
+    const scheme = schemeForEcosystem(name);
+    if (scheme) return scheme;
+  }
+  return undefined;
 }

@@ -1,0 +1,363 @@
+/**
+ * The `simulated` connector (PRODUCT §2 step 7): the per-host pipeline against the inventory
+ * instead of a real host. The asset's `simulation` flags inject faults; a successful install
+ * changes the asset's package versions, exactly as a rescan of a patched host would.
+ *
+ * Each host's pipeline is a resumable stage machine over `deployment_hosts.stage` (new →
+ * prepared → changed → rebooted → done) within the workflow's attempt. Every transition is a
+ * conditional update in the same transaction as its step records (and, for an install or a
+ * rollback, the inventory change): a retried or duplicated call resumes from the stage it finds
+ * and never does a step twice.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { PoolClient } from 'pg';
+import type { ActivityDeps } from '../activities';
+import { setAssetPackages } from '../db/assets';
+import {
+  appendSteps,
+  beginAttempt,
+  claimRollback,
+  hasStep,
+  hostInventory,
+  hostState,
+  moveHost,
+  type HostState,
+  type HostUpdate,
+  type Stage,
+} from '../db/deployments';
+import { inTransaction } from '../db/transaction';
+import { packageVersionScheme, Simulation } from '../domain/asset';
+import {
+  HOST_OUTCOMES,
+  needsReboot,
+  roleTestPlan,
+  type HostOutcome,
+  type HostResult,
+  type HostStatus,
+  type HostWork,
+  type PackageChange,
+  type PackageTarget,
+  type PipelineStep,
+  type StepRecord,
+} from '../domain/deployment';
+import { compareVersions } from '../domain/versions';
+import type { ConnectorActivities } from './contract';
+
+/** Heartbeats at least this often while a step takes time. */
+const HEARTBEAT_MS = 500;
+/** The shortest time a rebooting host stays away. */
+const MIN_REBOOT_MS = 200;
+
+type Key = { patchId: string; assetId: string; attempt: number };
+
+/** The transaction lost the race: another call already moved the host on. */
+const LOST = Symbol('lost');
+
+const record = (step: PipelineStep, ok: boolean, detail: string, changes?: PackageChange[]): StepRecord => ({
+  step,
+  ok,
+  detail,
+  ...(changes ? { changes } : {}),
+  at: new Date().toISOString(),
+});
+
+const listChanges = (changes: { name: string; from: string | null; to: string | null }[]) =>
+  changes.map((c) => `${c.name} ${c.from ?? '(none)'} → ${c.to ?? '(none)'}`).join(', ');
+
+/** Busy for `ms`, heartbeating; a cancellation does not interrupt it. */
+async function busy(ms: number): Promise<void> {
+  const ctx = Context.current();
+  const end = Date.now() + ms;
+  for (;;) {
+    ctx.heartbeat();
+    const left = end - Date.now();
+    if (left <= 0) return;
+    await delay(Math.min(left, HEARTBEAT_MS));
+  }
+}
+
+/** The last points a cancellation is honoured: before the precheck and before the install. */
+function honourCancellation(): void {
+  const ctx = Context.current();
+  ctx.heartbeat();
+  if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled before the install began');
+}
+
+const isOutcome = (status: HostStatus): status is HostOutcome => (HOST_OUTCOMES as readonly HostStatus[]).includes(status);
+
+/** What a finished pipeline reports again when called once more. */
+const outcome = (state: HostState): HostResult => ({
+  status: isOutcome(state.status) ? state.status : 'failed',
+  ...(state.reason ? { reason: state.reason } : {}),
+  steps: [],
+});
+
+const outOfOrder = (call: string, work: HostWork, state: HostState) =>
+  ApplicationFailure.nonRetryable(`${call}: ${work.assetId} is at stage ${state.stage} of attempt ${state.attempts}`, 'OutOfOrder');
+
+export function createSimulatedConnector({ pool, logger }: ActivityDeps): ConnectorActivities {
+  /** The host's row; a later attempt of the workflow starts here. */
+  async function load(work: HostWork, begin: boolean): Promise<{ key: Key; state: HostState }> {
+    let state = await hostState(pool, work.patchId, work.assetId);
+    if (!state) throw ApplicationFailure.nonRetryable(`${work.assetId} is not a host of patch ${work.patchId}`, 'UnknownHost');
+    if (begin && work.attempt > state.attempts) {
+      await beginAttempt(pool, work.patchId, work.assetId, work.attempt);
+      state = (await hostState(pool, work.patchId, work.assetId))!;
+    }
+    return { key: { patchId: work.patchId, assetId: work.assetId, attempt: state.attempts }, state };
+  }
+
+  /** The host as the inventory has it: its fault flags, and the target packages still below their fixed versions. */
+  async function inspect(work: HostWork) {
+    const inventory = await hostInventory(pool, work.assetId, work.packages.map((p) => p.name));
+    if (!inventory) throw ApplicationFailure.nonRetryable(`${work.assetId} is no longer in the inventory`, 'UnknownAsset');
+    const simulation = Simulation.parse(inventory.simulation ?? {});
+    const below: { name: string; from: string; to: string }[] = [];
+    for (const target of work.packages) {
+      const installed = inventory.packages.find((p) => p.name === target.name && isOlder(inventory.os, p, target));
+      if (installed) below.push({ name: target.name, from: installed.version, to: target.fixedVersion });
+    }
+    return { simulation, below };
+  }
+
+  /** Runs `body` in one transaction; LOST (all of it rolled back) when another call moved the host first. */
+  async function transaction(body: (client: PoolClient) => Promise<StepRecord[]>): Promise<StepRecord[] | typeof LOST> {
+    try {
+      return await inTransaction(pool, body);
+    } catch (err) {
+      if (err === LOST) return LOST;
+      throw err;
+    }
+  }
+
+  /** Moves the host on from the stage it was seen at, with the records `body` makes, in one transaction. */
+  const step = (
+    key: Key,
+    from: Stage | { stage: Stage; status: HostStatus },
+    update: HostUpdate,
+    body: (client: PoolClient) => Promise<StepRecord[]>,
+  ) =>
+    transaction(async (client) => {
+      if (!(await moveHost(client, key, from, update))) throw LOST;
+      const steps = await body(client);
+      await appendSteps(client, key, steps);
+      return steps;
+    });
+
+  /** Puts back the versions the host had before this patch changed it; the records of the failure come first. */
+  const rollBack = (work: HostWork, reason: string, failure: StepRecord[]) =>
+    transaction(async (client) => {
+      const claimed = await claimRollback(client, work.patchId, work.assetId, reason);
+      if (!claimed) throw LOST;
+      const previous = claimed.previousVersions ?? work.previousVersions ?? {};
+      const changes = await setAssetPackages(client, work.assetId, Object.entries(previous).map(([name, version]) => ({ name, version })));
+      const steps = [...failure, record('rollback', true, `restored the versions from before the patch: ${listChanges(changes) || 'nothing to change'}`, changes)];
+      await appendSteps(client, { patchId: work.patchId, assetId: work.assetId, attempt: claimed.attempt }, steps);
+      return steps;
+    });
+
+  const done = (work: HostWork, status: HostOutcome, reason: string | undefined, steps: StepRecord[]): HostResult => {
+    logger.info({ patchId: work.patchId, assetId: work.assetId, status, reason }, 'simulated host pipeline ended');
+    return { status, ...(reason ? { reason } : {}), steps };
+  };
+
+  /** precheck → backup → pre-install: the host is ready for the install, or has its outcome. */
+  async function prepare(key: Key, work: HostWork): Promise<HostResult | StepRecord[] | typeof LOST> {
+    const { simulation, below } = await inspect(work);
+    const verdict = precheckOutcome(simulation, work, below);
+    if (verdict) {
+      const steps = await step(key, 'new', { stage: 'done', status: verdict.status, reason: verdict.reason, finished: true }, async () => [
+        record('precheck', verdict.status === 'skipped', verdict.detail),
+      ]);
+      return steps === LOST ? LOST : done(work, verdict.status, verdict.reason, steps);
+    }
+    return step(key, 'new', { stage: 'prepared' }, async () => [
+      record('precheck', true, `reachable, disk space available, still affected: ${listChanges(below)}`),
+      record('backup', true, `snapshot taken of ${below.map((b) => `${b.name} ${b.from}`).join(', ')}`),
+      record('pre-install', true, 'services using the packages stopped, their processes ended'),
+    ]);
+  }
+
+  /** The install: takes `installMs`, then changes the inventory, or fails leaving it as it was. */
+  async function install(key: Key, work: HostWork): Promise<HostResult | StepRecord[] | typeof LOST> {
+    const { simulation, below } = await inspect(work);
+    await busy(simulation.installMs);
+    if (simulation.failInstall) {
+      const steps = await step(key, 'prepared', { stage: 'done', status: 'failed', reason: 'install failed', finished: true }, async () => [
+        record('install', false, 'install failed: the package manager exited with an error; no package was changed'),
+      ]);
+      return steps === LOST ? LOST : done(work, 'failed', 'install failed', steps);
+    }
+    const reboot = needsReboot(work.packages.map((p) => p.name));
+    return step(key, 'prepared', { stage: 'changed', changed: true, status: reboot ? 'rebooting' : 'in-progress' }, async (client) => {
+      const changes = await setAssetPackages(client, work.assetId, below.map((b) => ({ name: b.name, version: b.to })));
+      if (!(await moveHost(client, key, 'changed', { previousVersions: Object.fromEntries(changes.map((c) => [c.name, c.from])) }))) throw LOST;
+      const detail = `installed ${listChanges(changes) || 'nothing (already changed by another patch)'}${reboot ? '; a reboot is required' : ''}`;
+      return [record('install', true, detail, changes)];
+    });
+  }
+
+  /** The post-install checks (services, versions now fixed): installed, or rolled back. */
+  async function postCheck(key: Key, from: Stage, work: HostWork): Promise<HostResult | typeof LOST> {
+    const { simulation, below } = await inspect(work);
+    if (simulation.failVerify || below.length > 0) {
+      const detail = simulation.failVerify
+        ? 'post-install checks failed: services did not come back'
+        : `post-install checks failed: still below the fixed version: ${listChanges(below)}`;
+      const steps = await rollBack(work, 'post-install checks failed', [record('post-check', false, detail)]);
+      return steps === LOST ? LOST : done(work, 'rolled-back', 'post-install checks failed', steps);
+    }
+    const steps = await step(key, from, { stage: 'done', status: 'installed', reason: null, finished: true }, async () => [
+      record('post-check', true, `services up; now at ${work.packages.map((p) => `${p.name} ${p.fixedVersion}`).join(', ')}`),
+    ]);
+    return steps === LOST ? LOST : done(work, 'installed', undefined, steps);
+  }
+
+  /** Waits until a rebooting host is back (never fails); it then answers. */
+  async function awaitBack(key: Key, state: HostState): Promise<StepRecord[] | typeof LOST> {
+    await busy(Math.max(0, (state.backAt?.getTime() ?? 0) - Date.now()));
+    return step(key, { stage: 'rebooted', status: 'rebooting' }, { status: 'in-progress', backAt: null }, async () => [
+      record('await', true, 'the host answers again after the reboot'),
+    ]);
+  }
+
+  return {
+    async deployHost(hostWork) {
+      const steps: StepRecord[] = [];
+      for (;;) {
+        const { key, state } = await load(hostWork, true);
+        let result: HostResult | StepRecord[] | typeof LOST;
+        switch (state.stage) {
+          case 'new':
+            honourCancellation();
+            result = await prepare(key, hostWork);
+            break;
+          case 'prepared':
+            honourCancellation();
+            result = await install(key, hostWork);
+            break;
+          case 'changed':
+            if (needsReboot(hostWork.packages.map((p) => p.name))) {
+              if (state.status !== 'rebooting' && (await moveHost(pool, key, 'changed', { status: 'rebooting' })) === false) continue;
+              return { status: 'reboot-required', steps };
+            }
+            result = await postCheck(key, 'changed', hostWork);
+            break;
+          case 'rebooted':
+            return { status: 'reboot-required', steps };
+          case 'done':
+            return { ...outcome(state), steps };
+        }
+        if (result === LOST) continue;
+        if (Array.isArray(result)) steps.push(...result);
+        else return { ...result, steps: [...steps, ...result.steps] };
+      }
+    },
+
+    async rebootHost(hostWork) {
+      for (;;) {
+        const { key, state } = await load(hostWork, true);
+        if (state.stage === 'rebooted') return { status: 'reboot-required', steps: [] };
+        if (state.stage === 'done') return outcome(state);
+        if (state.stage !== 'changed') throw outOfOrder('rebootHost', hostWork, state);
+        const { simulation } = await inspect(hostWork);
+        if (simulation.failReboot && needsReboot(hostWork.packages.map((p) => p.name))) {
+          const steps = await rollBack(hostWork, 'reboot failed', [record('reboot', false, 'reboot failed: the host did not restart')]);
+          if (steps === LOST) continue;
+          return done(hostWork, 'rolled-back', 'reboot failed', steps);
+        }
+        const awayMs = Math.max(MIN_REBOOT_MS, simulation.installMs);
+        const steps = await step(key, 'changed', { stage: 'rebooted', status: 'rebooting', backAt: new Date(Date.now() + awayMs) }, async () => [
+          record('reboot', true, `reboot issued; the host is expected back within ${awayMs} ms`),
+        ]);
+        if (steps === LOST) continue;
+        return { status: 'reboot-required', steps };
+      }
+    },
+
+    async awaitHost(hostWork) {
+      for (;;) {
+        const { key, state } = await load(hostWork, true);
+        if (state.stage === 'done') return outcome(state);
+        if (state.stage !== 'rebooted') throw outOfOrder('awaitHost', hostWork, state);
+        if (state.status !== 'rebooting') return { status: 'reboot-required', steps: [] };
+        const steps = await awaitBack(key, state);
+        if (steps === LOST) continue;
+        return { status: 'reboot-required', steps };
+      }
+    },
+
+    async postCheckHost(hostWork) {
+      const steps: StepRecord[] = [];
+      for (;;) {
+        const { key, state } = await load(hostWork, true);
+        if (state.stage === 'done') return { ...outcome(state), steps };
+        if (state.stage !== 'changed' && state.stage !== 'rebooted') throw outOfOrder('postCheckHost', hostWork, state);
+        if (state.stage === 'rebooted' && state.status === 'rebooting') {
+          const back = await awaitBack(key, state);
+          if (back !== LOST) steps.push(...back);
+          continue;
+        }
+        const result = await postCheck(key, state.stage, hostWork);
+        if (result === LOST) continue;
+        return { ...result, steps: [...steps, ...result.steps] };
+      }
+    },
+
+    async rollbackHost(hostWork) {
+      for (;;) {
+        const { state } = await load(hostWork, false);
+        if (!state.changed) {
+          return isOutcome(state.status) ? outcome(state) : { status: 'rolled-back', reason: 'nothing of this patch is on the host', steps: [] };
+        }
+        const steps = await rollBack(hostWork, 'rolled back', []);
+        if (steps === LOST) continue;
+        return done(hostWork, 'rolled-back', 'rolled back', steps);
+      }
+    },
+
+    async testHost(hostWork) {
+      const { key } = await load(hostWork, false);
+      const { simulation } = await inspect(hostWork);
+      const failure = simulation.unreachable ? 'host unreachable' : simulation.failVerify ? 'failed after the install' : undefined;
+      const checks = roleTestPlan(hostWork.role).map((check) => ({ check, ok: !failure, detail: failure ?? 'ok' }));
+      if (!(await hasStep(pool, key, 'test'))) {
+        const failed = checks.filter((c) => !c.ok).length;
+        await appendSteps(pool, key, [record('test', failed === 0, failed === 0 ? `${checks.length} checks passed` : `${failed} of ${checks.length} checks failed: ${failure}`)]);
+      }
+      return checks;
+    },
+
+    async inspectHost(hostWork) {
+      if (hostWork.packages.length === 0) return { assetId: hostWork.assetId, compliant: false, reason: 'no fixed version is published for the affected packages' };
+      const { below } = await inspect(hostWork);
+      return below.length === 0
+        ? { assetId: hostWork.assetId, compliant: true }
+        : { assetId: hostWork.assetId, compliant: false, reason: `below the fixed version: ${listChanges(below)}` };
+    },
+  };
+}
+
+/** Installed `p` is older than the fixed version, compared under the host's version scheme (exact match without one). */
+function isOlder(os: { name: string; version: string }, p: { version: string; ecosystem: string }, target: PackageTarget): boolean {
+  const scheme = packageVersionScheme(os, p.ecosystem);
+  return scheme ? compareVersions(scheme, p.version, target.fixedVersion) < 0 : p.version !== target.fixedVersion;
+}
+
+/** What the precheck ends the pipeline with, if anything: a fault, nothing to install, or nothing left to do. */
+function precheckOutcome(
+  simulation: { unreachable: boolean; diskFull: boolean },
+  work: HostWork,
+  below: unknown[],
+): { status: HostOutcome; reason: string; detail: string } | undefined {
+  if (simulation.unreachable) return { status: 'unreachable', reason: 'unreachable', detail: 'host unreachable: no answer from the host' };
+  if (simulation.diskFull) return { status: 'failed', reason: 'disk full', detail: 'disk full: no space for the backup and the packages' };
+  if (work.packages.length === 0) {
+    return { status: 'failed', reason: 'no fix available', detail: 'no fixed version is published for the affected packages' };
+  }
+  if (below.length === 0) {
+    return { status: 'skipped', reason: 'already at the fixed versions', detail: 'already at or above the fixed versions: nothing to install' };
+  }
+  return undefined;
+}

@@ -1,0 +1,557 @@
+/**
+ * Deployment rows (migration 1763800400000): the patch, its hosts with their pipeline stage, the
+ * append-only step records, exceptions, deferrals and SLA breaches. Thin SQL; every write is
+ * keyed so a retried activity writes nothing twice.
+ */
+import type { Pool, PoolClient } from 'pg';
+import type { HostStatus, HostWork, PackageTarget, StepRecord } from '../domain/deployment';
+import type { Environment, Outcome, Straggler } from '../domain/patch';
+
+export type Db = Pool | PoolClient;
+
+/** The resume point of a host's pipeline inside one attempt. */
+export type Stage = 'new' | 'prepared' | 'changed' | 'rebooted' | 'done';
+
+export interface HostState {
+  status: HostStatus;
+  stage: Stage;
+  reason: string | null;
+  attempts: number;
+  changed: boolean;
+  previousVersions: Record<string, string> | null;
+  backAt: Date | null;
+}
+
+/** A host as planned: where it runs in the rollout and what it gets. */
+export interface PlannedHost {
+  assetId: string;
+  ring: Environment;
+  wave: number | null;
+  position: number;
+  redundancyGroup: string | null;
+  connector: 'simulated' | 'agent';
+  packages: Record<string, string>;
+}
+
+const CHUNK = 10_000;
+
+/**
+ * A host still owed this patch: not compliant, and neither under an exception nor a deferral
+ * that is still running (an expired one makes the host a straggler again).
+ */
+const STRAGGLER = `h.status NOT IN ('installed', 'skipped')
+  AND NOT EXISTS (SELECT 1 FROM host_exceptions e WHERE e.patch_id = h.patch_id AND e.asset_id = h.asset_id AND e.expires_at > now())
+  AND NOT EXISTS (SELECT 1 FROM host_deferrals d WHERE d.patch_id = h.patch_id AND d.asset_id = h.asset_id AND d.until > now())`;
+
+const STRAGGLER_REASON = `CASE h.status WHEN 'excepted' THEN 'exception expired'
+  WHEN 'deferred' THEN 'deferral ended'
+  WHEN 'pending' THEN coalesce(h.reason, 'not deployed yet')
+  ELSE coalesce(h.reason, h.status) END`;
+
+const packageTargets = (packages: Record<string, string>): PackageTarget[] =>
+  Object.entries(packages).map(([name, fixedVersion]) => ({ name, fixedVersion }));
+
+export async function upsertDeployment(
+  db: Db,
+  d: { patchId: string; title: string; priority: number; emergency: boolean; openedAt: string; recommended: string; maximum: string },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO patch_deployments (patch_id, title, priority, emergency, opened_at, recommended_deadline, maximum_deadline)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (patch_id) DO UPDATE SET title = EXCLUDED.title, priority = EXCLUDED.priority, emergency = EXCLUDED.emergency,
+       opened_at = EXCLUDED.opened_at, recommended_deadline = EXCLUDED.recommended_deadline, maximum_deadline = EXCLUDED.maximum_deadline`,
+    [d.patchId, d.title, d.priority, d.emergency, d.openedAt, d.recommended, d.maximum],
+  );
+}
+
+export interface DeploymentTarget {
+  assetId: string;
+  environment: Environment;
+  criticality: 'low' | 'medium' | 'high' | 'critical';
+  exposure: 'internet' | 'internal' | 'isolated';
+  redundancyGroup: string | null;
+  connector: 'simulated' | 'agent';
+  os: { name: string; version: string };
+  /** Every fixed version the assessment found per package, with the package's language ecosystem ('' for the OS's). */
+  fixes: { name: string; fixed: string; ecosystem: string }[];
+}
+
+/** The patch's assessed targets (`patch_targets`) with what the planner needs of each asset. */
+export async function deploymentTargets(db: Db, patchId: string): Promise<DeploymentTarget[]> {
+  const { rows } = await db.query(
+    `SELECT a.id, a.environment, a.criticality, a.exposure, a.redundancy_group, a.connector, a.os_name, a.os_version,
+            coalesce(json_agg(json_build_object('name', t.package, 'fixed', t.fixed_version, 'ecosystem', coalesce(e.ecosystem, '')))
+                     FILTER (WHERE t.fixed_version IS NOT NULL), '[]') AS fixes
+     FROM patch_targets t
+     JOIN assets a ON a.id = t.asset_id
+     LEFT JOIN LATERAL (SELECT max(p.ecosystem) AS ecosystem FROM packages p WHERE p.name = t.package AND p.version = t.installed_version) e ON true
+     WHERE t.patch_id = $1
+     GROUP BY a.id
+     ORDER BY a.id`,
+    [patchId],
+  );
+  return rows.map((r) => ({
+    assetId: r.id,
+    environment: r.environment,
+    criticality: r.criticality,
+    exposure: r.exposure,
+    redundancyGroup: r.redundancy_group,
+    connector: r.connector,
+    os: { name: r.os_name, version: r.os_version },
+    fixes: r.fixes,
+  }));
+}
+
+/** The patch's hosts that have started (or been marked), locked until the transaction ends; the others may be re-planned. */
+export async function startedHosts(client: PoolClient, patchId: string): Promise<{ assetId: string; ring: Environment; wave: number | null; position: number }[]> {
+  const { rows } = await client.query(
+    `SELECT asset_id, ring, wave, position, status = 'pending' AND attempts = 0 AS unstarted
+     FROM deployment_hosts WHERE patch_id = $1 ORDER BY asset_id FOR UPDATE`,
+    [patchId],
+  );
+  return rows.filter((r) => !r.unstarted).map((r) => ({ assetId: r.asset_id, ring: r.ring, wave: r.wave, position: r.position }));
+}
+
+/**
+ * Writes the plan of the hosts not yet started: new ones are added, unstarted ones moved, and
+ * unstarted ones no longer planned removed. Started hosts are never touched.
+ */
+export async function replanHosts(client: PoolClient, patchId: string, hosts: PlannedHost[]): Promise<void> {
+  await client.query(
+    `DELETE FROM deployment_hosts WHERE patch_id = $1 AND status = 'pending' AND attempts = 0 AND NOT (asset_id = ANY($2))`,
+    [patchId, hosts.map((h) => h.assetId)],
+  );
+  for (let i = 0; i < hosts.length; i += CHUNK) {
+    const chunk = hosts.slice(i, i + CHUNK);
+    await client.query(
+      `INSERT INTO deployment_hosts (patch_id, asset_id, ring, wave, position, redundancy_group, connector, packages)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::jsonb[])
+       ON CONFLICT (patch_id, asset_id) DO UPDATE SET
+         ring = EXCLUDED.ring, wave = EXCLUDED.wave, position = EXCLUDED.position, redundancy_group = EXCLUDED.redundancy_group,
+         connector = EXCLUDED.connector, packages = EXCLUDED.packages, updated_at = now()
+       WHERE deployment_hosts.status = 'pending' AND deployment_hosts.attempts = 0`,
+      [
+        patchId,
+        chunk.map((h) => h.assetId),
+        chunk.map((h) => h.ring),
+        chunk.map((h) => h.wave),
+        chunk.map((h) => h.position),
+        chunk.map((h) => h.redundancyGroup),
+        chunk.map((h) => h.connector),
+        chunk.map((h) => JSON.stringify(h.packages)),
+      ],
+    );
+  }
+}
+
+/** The recorded plan: hosts per ring, production wave sizes, and the roles no lab host covers. */
+export async function deploymentPlan(
+  db: Db,
+  patchId: string,
+): Promise<{ lab: number; pilot: number; waves: { index: number; size: number }[]; uncoveredRoles: string[] }> {
+  const counts = await db.query<{ ring: Environment; wave: number | null; n: number }>(
+    `SELECT ring, wave, count(*)::int AS n FROM deployment_hosts WHERE patch_id = $1 GROUP BY ring, wave ORDER BY ring, wave`,
+    [patchId],
+  );
+  const roles = await db.query<{ role: string }>(
+    `SELECT DISTINCT a.role FROM deployment_hosts h JOIN assets a ON a.id = h.asset_id
+     WHERE h.patch_id = $1 AND h.ring <> 'lab' AND a.role IS NOT NULL
+       AND a.role NOT IN (SELECT l.role FROM deployment_hosts lh JOIN assets l ON l.id = lh.asset_id
+                          WHERE lh.patch_id = $1 AND lh.ring = 'lab' AND l.role IS NOT NULL)
+     ORDER BY a.role`,
+    [patchId],
+  );
+  const ring = (name: Environment) => counts.rows.filter((r) => r.ring === name).reduce((sum, r) => sum + r.n, 0);
+  return {
+    lab: ring('lab'),
+    pilot: ring('pilot'),
+    waves: counts.rows.filter((r) => r.ring === 'production').map((r) => ({ index: r.wave!, size: r.n })),
+    uncoveredRoles: roles.rows.map((r) => r.role),
+  };
+}
+
+export interface WaveHostRow {
+  assetId: string;
+  position: number;
+  connector: 'simulated' | 'agent';
+  redundancyGroup: string | null;
+  role: string | null;
+  packages: PackageTarget[];
+  status: HostStatus;
+  timezone: string;
+  maintenanceWindows: { days: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[]; start: string; end: string }[];
+}
+
+/**
+ * One page of hosts in plan order, after position `after` (positions are unique in a patch): a
+ * ring/wave, or its stragglers. A straggler sweep without a wave takes every straggler of the
+ * patch, whatever its ring: the hosts `stragglers` lists.
+ */
+export async function waveHosts(
+  db: Db,
+  s: { patchId: string; ring: Environment; wave: number | null; after: number; limit: number; stragglersOnly?: boolean },
+): Promise<WaveHostRow[]> {
+  const params: unknown[] = [s.patchId, s.after, s.limit];
+  const where = ['h.patch_id = $1', 'h.position > $2'];
+  if (s.stragglersOnly) where.push(STRAGGLER);
+  if (!s.stragglersOnly || s.wave !== null) {
+    params.push(s.ring);
+    where.push(`h.ring = $${params.length}`);
+    if (s.wave === null) where.push('h.wave IS NULL');
+    else {
+      params.push(s.wave);
+      where.push(`h.wave = $${params.length}`);
+    }
+  }
+  const { rows } = await db.query(
+    `SELECT h.asset_id, h.position, h.connector, h.redundancy_group, h.packages, h.status,
+            a.role, coalesce(a.timezone, 'UTC') AS timezone, coalesce(a.maintenance_windows, '[]') AS maintenance_windows
+     FROM deployment_hosts h LEFT JOIN assets a ON a.id = h.asset_id
+     WHERE ${where.join(' AND ')}
+     ORDER BY h.position
+     LIMIT $3`,
+    params,
+  );
+  return rows.map((r) => ({
+    assetId: r.asset_id,
+    position: r.position,
+    connector: r.connector,
+    redundancyGroup: r.redundancy_group,
+    role: r.role,
+    packages: packageTargets(r.packages),
+    status: r.status,
+    timezone: r.timezone,
+    maintenanceWindows: r.maintenance_windows,
+  }));
+}
+
+export async function hostCounts(db: Db, patchId: string): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ status: string; n: number }>(
+    'SELECT status, count(*)::int AS n FROM deployment_hosts WHERE patch_id = $1 GROUP BY status ORDER BY status',
+    [patchId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+export async function stragglers(db: Db, patchId: string): Promise<Straggler[]> {
+  const { rows } = await db.query(
+    `SELECT h.asset_id, ${STRAGGLER_REASON} AS reason, h.attempts
+     FROM deployment_hosts h WHERE h.patch_id = $1 AND ${STRAGGLER}
+     ORDER BY h.position`,
+    [patchId],
+  );
+  return rows.map((r) => ({ assetId: r.asset_id, reason: r.reason, attempts: r.attempts }));
+}
+
+/**
+ * Up to `limit` hosts this patch changed and has not rolled back: production waves newest first,
+ * then pilot, then lab; inside a wave, the last started first.
+ */
+export async function changedHosts(db: Db, patchId: string, limit: number): Promise<(HostWork & { connector: 'simulated' | 'agent' })[]> {
+  const { rows } = await db.query(
+    `SELECT asset_id, attempts, packages, previous_versions, connector FROM deployment_hosts
+     WHERE patch_id = $1 AND changed
+     ORDER BY CASE ring WHEN 'production' THEN 0 WHEN 'pilot' THEN 1 ELSE 2 END, wave DESC NULLS LAST, position DESC
+     LIMIT $2`,
+    [patchId, limit],
+  );
+  return rows.map((r) => ({
+    patchId,
+    assetId: r.asset_id,
+    attempt: r.attempts,
+    packages: packageTargets(r.packages),
+    ...(r.previous_versions ? { previousVersions: r.previous_versions } : {}),
+    connector: r.connector,
+  }));
+}
+
+/** Every host of the patch on one connector (verification of agent hosts). */
+export async function hostsOnConnector(db: Db, patchId: string, connector: 'simulated' | 'agent'): Promise<HostWork[]> {
+  const { rows } = await db.query(
+    `SELECT asset_id, attempts, packages, previous_versions FROM deployment_hosts WHERE patch_id = $1 AND connector = $2 ORDER BY position`,
+    [patchId, connector],
+  );
+  return rows.map((r) => ({
+    patchId,
+    assetId: r.asset_id,
+    attempt: r.attempts,
+    packages: packageTargets(r.packages),
+    ...(r.previous_versions ? { previousVersions: r.previous_versions } : {}),
+  }));
+}
+
+/**
+ * Verification's outcome for the simulated hosts, set-based: hosts recorded compliant but still
+ * affected become `failed`; hosts recorded otherwise but found at the fixed versions become
+ * `skipped`. Each change is recorded as a `verify` step. Returns how many hosts were checked and
+ * the ones still affected, with their reasons.
+ */
+export async function applyVerification(
+  client: PoolClient,
+  patchId: string,
+  affected: { assetId: string; detail: string }[],
+): Promise<{ checked: number; nonCompliant: { assetId: string; reason: string }[] }> {
+  const ids = affected.map((a) => a.assetId);
+  await client.query(
+    `WITH failed AS (
+       UPDATE deployment_hosts h SET status = 'failed', reason = 'verification: ' || x.detail, finished_at = now(), updated_at = now()
+       FROM unnest($2::text[], $3::text[]) AS x(asset_id, detail)
+       WHERE h.patch_id = $1 AND h.asset_id = x.asset_id AND h.connector = 'simulated' AND h.status IN ('installed', 'skipped')
+       RETURNING h.asset_id, h.attempts, h.reason
+     ), clean AS (
+       UPDATE deployment_hosts h SET status = 'skipped', reason = 'verification: at the fixed versions', finished_at = now(), updated_at = now()
+       WHERE h.patch_id = $1 AND h.connector = 'simulated' AND NOT (h.asset_id = ANY($2))
+         AND h.status IN ('pending', 'failed', 'rolled-back', 'unreachable', 'excepted', 'deferred')
+       RETURNING h.asset_id, h.attempts, h.reason
+     )
+     INSERT INTO deployment_records (patch_id, asset_id, attempt, step, ok, detail)
+     SELECT $1, asset_id, attempts, 'verify', false, reason FROM failed
+     UNION ALL
+     SELECT $1, asset_id, attempts, 'verify', true, reason FROM clean`,
+    [patchId, ids, affected.map((a) => a.detail)],
+  );
+  const checked = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM deployment_hosts WHERE patch_id = $1 AND connector = 'simulated'`,
+    [patchId],
+  );
+  const { rows } = await client.query(
+    `SELECT h.asset_id, coalesce(h.reason, 'verification: ' || x.detail) AS reason
+     FROM deployment_hosts h JOIN unnest($2::text[], $3::text[]) AS x(asset_id, detail) ON x.asset_id = h.asset_id
+     WHERE h.patch_id = $1 AND h.connector = 'simulated'
+     ORDER BY h.position`,
+    [patchId, ids, affected.map((a) => a.detail)],
+  );
+  return { checked: checked.rows[0]!.n, nonCompliant: rows.map((r) => ({ assetId: r.asset_id, reason: r.reason })) };
+}
+
+export async function hostState(db: Db, patchId: string, assetId: string): Promise<HostState | undefined> {
+  const { rows } = await db.query(
+    `SELECT status, stage, reason, attempts, changed, previous_versions, back_at FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2`,
+    [patchId, assetId],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    status: r.status,
+    stage: r.stage,
+    reason: r.reason,
+    attempts: r.attempts,
+    changed: r.changed,
+    previousVersions: r.previous_versions,
+    backAt: r.back_at,
+  };
+}
+
+/**
+ * Starts the workflow's attempt `attempt` at a host, once: `in-progress`, reason cleared. A host
+ * left changed by an unfinished earlier attempt resumes at its stage; any other starts anew.
+ */
+export async function beginAttempt(db: Db, patchId: string, assetId: string, attempt: number): Promise<void> {
+  await db.query(
+    `UPDATE deployment_hosts SET attempts = $3, status = 'in-progress', reason = NULL, finished_at = NULL,
+       stage = CASE WHEN stage IN ('changed', 'rebooted') AND changed THEN stage ELSE 'new' END,
+       started_at = coalesce(started_at, now()), updated_at = now()
+     WHERE patch_id = $1 AND asset_id = $2 AND attempts < $3`,
+    [patchId, assetId, attempt],
+  );
+}
+
+export interface HostUpdate {
+  stage?: Stage;
+  status?: HostStatus;
+  reason?: string | null;
+  changed?: boolean;
+  /** Merged under the recorded ones: the first version recorded for a package stays. */
+  previousVersions?: Record<string, string>;
+  backAt?: Date | null;
+  /** Sets `finished_at`: the attempt reached an outcome. */
+  finished?: boolean;
+}
+
+/**
+ * Moves a host on, only from the stage (and status) the caller saw and in its attempt: false
+ * when another call got there first, so a duplicate call never does a step twice.
+ */
+export async function moveHost(
+  db: Db,
+  key: { patchId: string; assetId: string; attempt: number },
+  from: Stage | { stage: Stage; status: HostStatus },
+  update: HostUpdate,
+): Promise<boolean> {
+  const expected = typeof from === 'string' ? { stage: from, status: null } : from;
+  const params: unknown[] = [key.patchId, key.assetId, key.attempt, expected.stage, expected.status];
+  const set = ['updated_at = now()'];
+  const add = (column: string, value: unknown, expression = (p: string) => p) => {
+    params.push(value);
+    set.push(`${column} = ${expression(`$${params.length}`)}`);
+  };
+  if (update.stage !== undefined) add('stage', update.stage);
+  if (update.status !== undefined) add('status', update.status);
+  if (update.reason !== undefined) add('reason', update.reason);
+  if (update.changed !== undefined) add('changed', update.changed);
+  if (update.previousVersions !== undefined) add('previous_versions', update.previousVersions, (p) => `${p}::jsonb || coalesce(previous_versions, '{}')`);
+  if (update.backAt !== undefined) add('back_at', update.backAt);
+  if (update.finished) set.push('finished_at = now()');
+  const { rowCount } = await db.query(
+    `UPDATE deployment_hosts SET ${set.join(', ')}
+     WHERE patch_id = $1 AND asset_id = $2 AND attempts = $3 AND stage = $4 AND ($5::text IS NULL OR status = $5)`,
+    params,
+  );
+  return rowCount === 1;
+}
+
+/**
+ * Claims a changed host for a rollback, whatever its stage: `rolled-back`, no longer changed.
+ * Returns the attempt and the versions to restore, or undefined when nothing of the patch is on it.
+ */
+export async function claimRollback(
+  client: PoolClient,
+  patchId: string,
+  assetId: string,
+  reason: string,
+): Promise<{ attempt: number; previousVersions: Record<string, string> | null } | undefined> {
+  const { rows } = await client.query(
+    `UPDATE deployment_hosts SET changed = false, stage = 'done', status = 'rolled-back', reason = $3, back_at = NULL,
+       finished_at = now(), updated_at = now()
+     WHERE patch_id = $1 AND asset_id = $2 AND changed
+     RETURNING attempts, previous_versions`,
+    [patchId, assetId, reason],
+  );
+  return rows[0] ? { attempt: rows[0].attempts, previousVersions: rows[0].previous_versions } : undefined;
+}
+
+/** Appends step records; a step already recorded for the attempt at the same time is not written again. */
+export async function appendSteps(db: Db, key: { patchId: string; assetId: string; attempt: number }, steps: StepRecord[]): Promise<void> {
+  if (steps.length === 0) return;
+  await db.query(
+    `INSERT INTO deployment_records (patch_id, asset_id, attempt, step, ok, detail, changes, at)
+     SELECT $1, $2, $3, x.step, x.ok, x.detail, x.changes, x.at
+     FROM unnest($4::text[], $5::boolean[], $6::text[], $7::jsonb[], $8::timestamptz[]) WITH ORDINALITY AS x(step, ok, detail, changes, at, n)
+     WHERE NOT EXISTS (SELECT 1 FROM deployment_records r
+                       WHERE r.patch_id = $1 AND r.asset_id = $2 AND r.attempt = $3 AND r.step = x.step AND r.at = x.at)
+     ORDER BY x.n`,
+    [
+      key.patchId,
+      key.assetId,
+      key.attempt,
+      steps.map((s) => s.step),
+      steps.map((s) => s.ok),
+      steps.map((s) => s.detail),
+      steps.map((s) => (s.changes ? JSON.stringify(s.changes) : null)),
+      steps.map((s) => s.at),
+    ],
+  );
+}
+
+/** Whether the attempt already recorded this step (steps that run once per attempt, such as the lab tests). */
+export async function hasStep(db: Db, key: { patchId: string; assetId: string; attempt: number }, step: StepRecord['step']): Promise<boolean> {
+  const { rows } = await db.query(
+    'SELECT 1 FROM deployment_records WHERE patch_id = $1 AND asset_id = $2 AND attempt = $3 AND step = $4 LIMIT 1',
+    [key.patchId, key.assetId, key.attempt, step],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Records an agent's report: its steps, the host's status (`rebooting` while a reboot is due),
+ * `changed` after an install or a rollback, and the versions the install replaced.
+ */
+export async function recordAgentResult(
+  client: PoolClient,
+  work: HostWork,
+  result: { status: HostStatus; reason: string | null; steps: StepRecord[] },
+): Promise<void> {
+  const key = { patchId: work.patchId, assetId: work.assetId, attempt: work.attempt };
+  await beginAttempt(client, work.patchId, work.assetId, work.attempt);
+  await appendSteps(client, key, result.steps);
+  const install = result.steps.find((s) => s.step === 'install' && s.ok);
+  const rolledBack = result.steps.some((s) => s.step === 'rollback' && s.ok);
+  const previous = Object.fromEntries((install?.changes ?? []).filter((c) => c.from !== null).map((c) => [c.name, c.from!]));
+  const finished = result.status !== 'rebooting' && result.status !== 'in-progress';
+  await client.query(
+    `UPDATE deployment_hosts SET status = $4, reason = $5, updated_at = now(),
+       stage = CASE WHEN $6 THEN 'done' ELSE 'changed' END,
+       finished_at = CASE WHEN $6 THEN now() ELSE finished_at END,
+       changed = CASE WHEN $7 THEN false WHEN $8 THEN true ELSE changed END,
+       previous_versions = CASE WHEN $8 THEN $9::jsonb || coalesce(previous_versions, '{}') ELSE previous_versions END
+     WHERE patch_id = $1 AND asset_id = $2 AND attempts = $3`,
+    [work.patchId, work.assetId, work.attempt, result.status, result.reason, finished, rolledBack, install !== undefined, previous],
+  );
+}
+
+/** Sets a host's status without running anything; an outcome also closes the attempt. */
+export async function markHost(db: Db, m: { patchId: string; assetId: string; status: HostStatus; reason: string | null }): Promise<void> {
+  await db.query(
+    `UPDATE deployment_hosts SET status = $3, reason = $4, updated_at = now(),
+       finished_at = CASE WHEN $3 IN ('pending', 'in-progress', 'rebooting') THEN finished_at ELSE now() END
+     WHERE patch_id = $1 AND asset_id = $2`,
+    [m.patchId, m.assetId, m.status, m.reason],
+  );
+}
+
+/** An approver's exception; the host shows `excepted` unless it is compliant or being changed. */
+export async function recordException(
+  client: PoolClient,
+  e: { id: string; patchId: string; assetId: string; compensatingControl: string; expiresAt: string; approvedBy: string },
+): Promise<void> {
+  const { rowCount } = await client.query(
+    `INSERT INTO host_exceptions (id, patch_id, asset_id, compensating_control, expires_at, approved_by)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+    [e.id, e.patchId, e.assetId, e.compensatingControl, e.expiresAt, e.approvedBy],
+  );
+  if (rowCount === 1) await labelHost(client, e.patchId, e.assetId, 'excepted', `excepted until ${new Date(e.expiresAt).toISOString()}: ${e.compensatingControl}`);
+}
+
+/** An owner's deferral; the host shows `deferred` unless it is compliant or being changed. */
+export async function recordDeferral(
+  client: PoolClient,
+  d: { id: string; patchId: string; assetId: string; until: string; reason: string; requestedBy: string },
+): Promise<void> {
+  const { rowCount } = await client.query(
+    `INSERT INTO host_deferrals (id, patch_id, asset_id, until, reason, requested_by)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+    [d.id, d.patchId, d.assetId, d.until, d.reason, d.requestedBy],
+  );
+  if (rowCount === 1) await labelHost(client, d.patchId, d.assetId, 'deferred', `deferred until ${new Date(d.until).toISOString()}: ${d.reason}`);
+}
+
+async function labelHost(client: PoolClient, patchId: string, assetId: string, status: 'excepted' | 'deferred', reason: string): Promise<void> {
+  await client.query(
+    `UPDATE deployment_hosts SET status = $3, reason = $4, updated_at = now()
+     WHERE patch_id = $1 AND asset_id = $2 AND status IN ('pending', 'failed', 'rolled-back', 'unreachable', 'excepted', 'deferred')`,
+    [patchId, assetId, status, reason],
+  );
+}
+
+export async function recordBreaches(db: Db, patchId: string, hosts: { assetId: string; reason: string }[]): Promise<void> {
+  if (hosts.length === 0) return;
+  await db.query(
+    `INSERT INTO sla_breaches (patch_id, asset_id, reason)
+     SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT (patch_id, asset_id) DO NOTHING`,
+    [patchId, hosts.map((h) => h.assetId), hosts.map((h) => h.reason)],
+  );
+}
+
+/** Closes the deployment; a retry keeps the first finish time. */
+export async function finishDeployment(db: Db, patchId: string, outcome: Outcome): Promise<void> {
+  await db.query(`UPDATE patch_deployments SET finished_at = coalesce(finished_at, now()), outcome = $2 WHERE patch_id = $1`, [patchId, outcome]);
+}
+
+/** An asset's simulation flags, OS and the installed versions of the named packages. */
+export async function hostInventory(
+  db: Db,
+  assetId: string,
+  names: string[],
+): Promise<{ simulation: unknown; os: { name: string; version: string }; packages: { name: string; version: string; ecosystem: string }[] } | undefined> {
+  const { rows } = await db.query(
+    `SELECT a.simulation, a.os_name, a.os_version,
+            coalesce((SELECT json_agg(json_build_object('name', p.name, 'version', p.version, 'ecosystem', p.ecosystem) ORDER BY u.n)
+                      FROM package_sets s, unnest(s.package_ids) WITH ORDINALITY AS u(pid, n) JOIN packages p ON p.id = u.pid
+                      WHERE s.id = a.package_set_id AND p.name = ANY($2)), '[]') AS packages
+     FROM assets a WHERE a.id = $1`,
+    [assetId, names],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return { simulation: r.simulation, os: { name: r.os_name, version: r.os_version }, packages: r.packages };
+}
