@@ -9,6 +9,7 @@ import { Shutdown } from '../runtime/shutdown';
 import { provisionTemporalCli } from '../runtime/temporal-cli';
 import type { TemporalTarget } from '../temporal/connection';
 import { VERSION } from '../version';
+import { startAgent } from './agent';
 import { importFiles, type ImportKind } from './import';
 import { up } from './up';
 
@@ -75,6 +76,20 @@ program
     const worker = await startWorker({ temporal: externalTemporal(config), databaseUrl: requireDatabaseUrl(config), logger });
     shutdown.add('worker', worker.stop);
     await worker.done;
+  });
+
+program
+  .command('agent')
+  .description('Run the host agent of one asset on task queue patchflow-host-<asset> (needs TEMPORAL_ADDRESS): apt or dnf on this host')
+  .requiredOption('--asset <id>', 'the id of this host in the inventory')
+  .option('--dry-run', 'run only read-only commands and report what would change', false)
+  .action(async (opts: { asset: string; dryRun: boolean }) => {
+    const { config, logger } = prepare();
+    const shutdown = new Shutdown(logger);
+    shutdown.onSignals();
+    const agent = await startAgent({ assetId: opts.asset, dryRun: opts.dryRun, temporal: externalTemporal(config), logger });
+    shutdown.add('agent', agent.stop);
+    await agent.done;
   });
 
 program
