@@ -1,9 +1,12 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
+import { createSimulatedConnector } from '../connectors/simulated';
 import { currentPolicy } from '../db/policy';
 import { assessPatch, UnknownAdvisoriesError, type AssessmentInput, type AssessmentResult } from '../services/assessment';
 import { deliver, type DeliveryReport, type Notification } from '../services/notifications';
+import { createDeploymentActivities } from './deployment';
+import { createInventoryActivities } from './inventory';
 
 export interface ActivityDeps {
   pool: Pool;
@@ -16,6 +19,11 @@ export interface ActivityDeps {
  */
 export function createActivities({ pool, logger }: ActivityDeps) {
   return {
+    // the simulated connector's per-host pipeline and the deployment records, on the shared queue
+    ...createSimulatedConnector({ pool, logger }),
+    ...createDeploymentActivities({ pool, logger }),
+    ...createInventoryActivities({ pool, logger }),
+
     /**
      * Assessment: match the advisories against the inventory, record targets, set priority and
      * the scope an approval covers. Idempotent; run again after approval to check the scope.
@@ -28,6 +36,9 @@ export function createActivities({ pool, logger }: ActivityDeps) {
         throw err;
       }
     },
+
+    /** Does nothing: the baseline `npm run bench:rollout` compares a host pipeline with. */
+    async noop(): Promise<void> {},
 
     /** Tells the policy's webhooks; reports receivers that stayed down instead of failing. */
     async notify(notification: Notification): Promise<DeliveryReport> {
