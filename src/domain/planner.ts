@@ -68,13 +68,23 @@ export function wavesLowerBound(targets: PlanTarget[], options: Pick<PlanOptions
  * Each host wants the wave its rank in the strategy order gives it (so early waves hold the
  * least critical hosts, or the riskiest under risk-first). The most constrained groups are
  * placed first, each member in the allowed wave nearest the one it wants; a wave is added only
- * when no existing one can take a host.
+ * when no existing one can take a host. When the waves are full to the last slot that nearest
+ * choice can strand a group's last members, so a second placement then fills the emptiest
+ * allowed wave first, and the plan with fewer waves wins (the order is the tie-breaker).
  */
 export function planWaves(targets: PlanTarget[], options: PlanOptions): PlannedWave[] {
   if (options.waveSize < 1 || options.maxPerGroupPerWave < 1) throw new RangeError('waveSize and maxPerGroupPerWave must be at least 1');
   const ordered = strategyOrder(targets, options.strategy);
+  if (ordered.length === 0) return [];
+  const bound = wavesLowerBound(ordered, options);
+  const nearest = placeWaves(ordered, options, 'nearest');
+  if (nearest.length <= bound) return nearest;
+  const balanced = placeWaves(ordered, options, 'emptiest');
+  return balanced.length < nearest.length ? balanced : nearest;
+}
+
+function placeWaves(ordered: PlanTarget[], options: PlanOptions, choice: 'nearest' | 'emptiest'): PlannedWave[] {
   const n = ordered.length;
-  if (n === 0) return [];
   const caps = groupCaps(ordered, options.maxPerGroupPerWave);
   const waveCount = wavesLowerBound(ordered, options);
   const rank = new Map(ordered.map((t, i) => [t.id, i]));
@@ -95,11 +105,20 @@ export function planWaves(targets: PlanTarget[], options: PlanOptions): PlannedW
   for (const target of placementOrder) {
     const want = wanted(target);
     let chosen = -1;
-    for (let distance = 0; distance < waves.length && chosen < 0; distance++) {
-      for (const candidate of [want - distance, want + distance]) {
-        if (candidate >= 0 && candidate < waves.length && fits(waves[candidate]!, target)) {
-          chosen = candidate;
-          break;
+    if (choice === 'emptiest') {
+      waves.forEach((w, i) => {
+        if (!fits(w, target)) return;
+        const better = chosen < 0 || w.members.length < waves[chosen]!.members.length;
+        const asGood = chosen >= 0 && w.members.length === waves[chosen]!.members.length && Math.abs(i - want) < Math.abs(chosen - want);
+        if (better || asGood) chosen = i;
+      });
+    } else {
+      for (let distance = 0; distance < waves.length && chosen < 0; distance++) {
+        for (const candidate of [want - distance, want + distance]) {
+          if (candidate >= 0 && candidate < waves.length && fits(waves[candidate]!, target)) {
+            chosen = candidate;
+            break;
+          }
         }
       }
     }

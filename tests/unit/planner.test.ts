@@ -69,6 +69,21 @@ describe('planWaves', () => {
     );
   });
 
+  it('reaches the bound when the waves are full to the last slot (every host in a cluster)', () => {
+    const criticalities = ['low', 'medium', 'high', 'critical'] as const;
+    const exposures = ['internal', 'internet', 'isolated'] as const;
+    const targets: PlanTarget[] = Array.from({ length: 9900 }, (_, n) => ({
+      id: `h${String(n).padStart(5, '0')}`,
+      criticality: criticalities[n % 4]!,
+      exposure: exposures[n % 3]!,
+      redundancyGroup: `c${Math.floor(n / 6)}`,
+    }));
+    const options = { strategy: 'least-critical-first' as const, waveSize: 1980, maxPerGroupPerWave: 2 };
+    const waves = planWaves(targets, options);
+    expect(waves.map((w) => w.assets.length)).toEqual([1980, 1980, 1980, 1980, 1980]);
+    expect(waves.length).toBe(wavesLowerBound(targets, options));
+  });
+
   it('orders waves by the strategy when no cluster pulls a host elsewhere', () => {
     const rank = (t: PlanTarget) => [CRIT.indexOf(t.criticality), EXPO.indexOf(t.exposure)] as const;
     const before = (a: readonly number[], b: readonly number[]) => a[0]! < b[0]! || (a[0] === b[0] && a[1]! <= b[1]!);
