@@ -100,12 +100,18 @@ function placeWaves(ordered: PlanTarget[], options: PlanOptions, choice: 'neares
   // tightest groups first (size over cap), then the rest; within each, in strategy order
   const groupSize = groupSizes(ordered);
   const tightness = (t: PlanTarget) => (t.redundancyGroup ? groupSize.get(t.redundancyGroup)! / caps.get(t.redundancyGroup)! : 0);
-  const placementOrder = [...ordered].sort((a, b) => tightness(b) - tightness(a) || rank.get(a.id)! - rank.get(b.id)!);
+  // 'emptiest' places a group's members one after the other, so every group finds the waves it needs
+  const firstRank = new Map<string, number>();
+  for (const t of ordered) if (t.redundancyGroup && !firstRank.has(t.redundancyGroup)) firstRank.set(t.redundancyGroup, rank.get(t.id)!);
+  const groupRank = (t: PlanTarget) => (choice === 'emptiest' && t.redundancyGroup ? firstRank.get(t.redundancyGroup)! : rank.get(t.id)!);
+  const placementOrder = [...ordered].sort(
+    (a, b) => tightness(b) - tightness(a) || groupRank(a) - groupRank(b) || rank.get(a.id)! - rank.get(b.id)!,
+  );
 
   for (const target of placementOrder) {
     const want = wanted(target);
     let chosen = -1;
-    if (choice === 'emptiest') {
+    if (choice === 'emptiest' && target.redundancyGroup) {
       waves.forEach((w, i) => {
         if (!fits(w, target)) return;
         const better = chosen < 0 || w.members.length < waves[chosen]!.members.length;
@@ -129,6 +135,12 @@ function placeWaves(ordered: PlanTarget[], options: PlanOptions, choice: 'neares
     const wave = waves[chosen]!;
     wave.members.push(target);
     if (target.redundancyGroup) wave.perGroup.set(target.redundancyGroup, (wave.perGroup.get(target.redundancyGroup) ?? 0) + 1);
+  }
+
+  // the emptiest-first placement ignores the order: the waves then go by their hosts' mean rank
+  if (choice === 'emptiest') {
+    const meanRank = (w: (typeof waves)[number]) => w.members.reduce((sum, t) => sum + rank.get(t.id)!, 0) / Math.max(1, w.members.length);
+    waves.sort((a, b) => meanRank(a) - meanRank(b));
   }
 
   // within a group, the members keep the strategy order across the waves the group got
