@@ -21,14 +21,20 @@ export async function saveHistory(handle: WorkflowHandle, name: string): Promise
   }
 }
 
-export function savedHistories(): { workflowId: string; history: ReturnType<typeof historyFromJSON> }[] {
+/**
+ * The recorded histories: `name` is the file's, `workflowId` the recorded workflow's own (its
+ * child workflow ids derive from it, so a replay must use it).
+ */
+export function savedHistories(): { name: string; workflowId: string; history: ReturnType<typeof historyFromJSON> }[] {
   if (!fs.existsSync(HISTORIES_DIR)) return [];
   return fs
     .readdirSync(HISTORIES_DIR)
     .filter((file) => file.endsWith('.json'))
     .sort()
-    .map((file) => ({
-      workflowId: path.basename(file, '.json'),
-      history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8'))),
-    }));
+    .map((file) => {
+      const name = path.basename(file, '.json');
+      const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
+      const workflowId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId || name;
+      return { name, workflowId, history };
+    });
 }

@@ -234,7 +234,8 @@ describe('the path to testing', () => {
       'The affected assets changed: approved lab 1, pilot 0, production 2; now lab 1, pilot 0, production 3',
     ]);
     expect(back.targets.production).toBe(3);
-    expect(received.some((n) => n.patchId === id && n.event === 'approval-requested' && n.text.includes('again: The affected assets changed'))).toBe(true);
+    // the notice is an activity that follows the phase change: wait for it
+    await until(id, () => received.some((n) => n.patchId === id && n.event === 'approval-requested' && n.text.includes('again: The affected assets changed')), 'the notice');
 
     expect((await decide(id, 'carl', 'approve')).status).toBe(200);
     const again = await until(id, (s) => s.phase === 'testing');

@@ -8,7 +8,8 @@ it('replays every saved workflow history without nondeterminism', async () => {
   expect(histories.length).toBeGreaterThan(0);
   const results = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) {
-    results.push({ workflowId: result.workflowId, error: result.error ? String(result.error) : undefined });
+    const { name } = histories.find((h) => h.workflowId === result.workflowId)!;
+    results.push({ name, error: result.error ? String(result.error) : undefined });
   }
-  expect(results).toEqual(histories.map((h) => ({ workflowId: h.workflowId, error: undefined })));
+  expect(results).toEqual(histories.map((h) => ({ name: h.name, error: undefined })));
 });

@@ -9,16 +9,17 @@ import { describe, expect, it } from 'vitest';
 import { DETAIL_LIMIT, renderTimeline, type TimelineEntry } from '../../src/api/history-timeline';
 import { savedHistories } from '../helpers/histories';
 
-const recorded = savedHistories();
+// the patches' own histories (the rollout's wave and rollback children have their own types)
+const recorded = savedHistories().filter((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name === 'patchLifecycle');
 const byName = (name: string) => {
-  const found = recorded.find((h) => h.workflowId === name);
+  const found = recorded.find((h) => h.name === name);
   if (!found) throw new Error(`no recorded history ${name}`);
   return renderTimeline(found.history);
 };
 const types = (rows: TimelineEntry[]) => rows.map((r) => r.type);
 
 describe('timeline of the recorded histories', () => {
-  it.each(recorded.map((h) => [h.workflowId, h.history] as const))('%s: opened by the requester, phases chained, no SDK bookkeeping', (_name, history) => {
+  it.each(recorded.map((h) => [h.name, h.history] as const))('%s: opened by the requester, phases chained, no SDK bookkeeping', (_name, history) => {
     const rows = renderTimeline(history);
     const input = defaultPayloadConverter.fromPayload<{ requestedBy: { name: string }; advisoryIds: string[] }>(
       history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!,
