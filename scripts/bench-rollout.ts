@@ -142,6 +142,8 @@ async function main() {
     console.log(`  hosts: ${JSON.stringify(due.hosts)}`);
     console.log(`  wall time from approval to postmortem: ${seconds(wall)}; deployment (lab to monitoring): ${seconds(deployMs)}`);
     console.log(`  host pipelines per second: ${pipelinesPerSecond.toFixed(0)}`);
+    const phases = due.phases.map((p, i) => `${p.phase} ${seconds(Date.parse(due.phases[i + 1]?.at ?? new Date().toISOString()) - Date.parse(p.at))}`);
+    console.log(`  phases: ${phases.slice(3).join(', ')}`);
 
     let largest = { id: '', events: 0 };
     let runs = 0;

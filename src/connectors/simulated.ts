@@ -11,6 +11,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { z } from 'zod';
 import type { PoolClient } from 'pg';
 import type { ActivityDeps } from '../activities';
 import { setAssetPackages } from '../db/assets';
@@ -22,6 +23,7 @@ import {
   hostInventory,
   hostState,
   moveHost,
+  moveHostWithSteps,
   type HostState,
   type HostUpdate,
   type Stage,
@@ -51,6 +53,11 @@ const MIN_REBOOT_MS = 200;
 
 type Key = { patchId: string; assetId: string; attempt: number };
 
+interface Inspection {
+  simulation: z.output<typeof Simulation>;
+  below: { name: string; from: string; to: string }[];
+}
+
 /** The transaction lost the race: another call already moved the host on. */
 const LOST = Symbol('lost');
 
@@ -70,9 +77,9 @@ async function busy(ms: number): Promise<void> {
   const ctx = Context.current();
   const end = Date.now() + ms;
   for (;;) {
-    ctx.heartbeat();
     const left = end - Date.now();
     if (left <= 0) return;
+    ctx.heartbeat();
     await delay(Math.min(left, HEARTBEAT_MS));
   }
 }
@@ -99,17 +106,14 @@ const outOfOrder = (call: string, work: HostWork, state: HostState) =>
 export function createSimulatedConnector({ pool, logger }: ActivityDeps): ConnectorActivities {
   /** The host's row; a later attempt of the workflow starts here. */
   async function load(work: HostWork, begin: boolean): Promise<{ key: Key; state: HostState }> {
-    let state = await hostState(pool, work.patchId, work.assetId);
+    // starting the attempt answers with the row; a resumed attempt reads it
+    const state = (begin ? await beginAttempt(pool, work.patchId, work.assetId, work.attempt) : undefined) ?? (await hostState(pool, work.patchId, work.assetId));
     if (!state) throw ApplicationFailure.nonRetryable(`${work.assetId} is not a host of patch ${work.patchId}`, 'UnknownHost');
-    if (begin && work.attempt > state.attempts) {
-      await beginAttempt(pool, work.patchId, work.assetId, work.attempt);
-      state = (await hostState(pool, work.patchId, work.assetId))!;
-    }
     return { key: { patchId: work.patchId, assetId: work.assetId, attempt: state.attempts }, state };
   }
 
   /** The host as the inventory has it: its fault flags, and the target packages still below their fixed versions. */
-  async function inspect(work: HostWork) {
+  async function inspect(work: HostWork): Promise<Inspection> {
     const inventory = await hostInventory(pool, work.assetId, work.packages.map((p) => p.name));
     if (!inventory) throw ApplicationFailure.nonRetryable(`${work.assetId} is no longer in the inventory`, 'UnknownAsset');
     const simulation = Simulation.parse(inventory.simulation ?? {});
@@ -131,19 +135,9 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
     }
   }
 
-  /** Moves the host on from the stage it was seen at, with the records `body` makes, in one transaction. */
-  const step = (
-    key: Key,
-    from: Stage | { stage: Stage; status: HostStatus },
-    update: HostUpdate,
-    body: (client: PoolClient) => Promise<StepRecord[]>,
-  ) =>
-    transaction(async (client) => {
-      if (!(await moveHost(client, key, from, update))) throw LOST;
-      const steps = await body(client);
-      await appendSteps(client, key, steps);
-      return steps;
-    });
+  /** Moves the host on from the stage it was seen at, with its records, in one statement. */
+  const step = async (key: Key, from: Stage | { stage: Stage; status: HostStatus }, update: HostUpdate, steps: StepRecord[]) =>
+    (await moveHostWithSteps(pool, key, from, update, steps)) ? steps : LOST;
 
   /** Puts back the versions the host had before this patch changed it; the records of the failure come first. */
   const rollBack = (work: HostWork, reason: string, failure: StepRecord[]) =>
@@ -158,21 +152,20 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
     });
 
   const done = (work: HostWork, status: HostOutcome, reason: string | undefined, steps: StepRecord[]): HostResult => {
-    logger.info({ patchId: work.patchId, assetId: work.assetId, status, reason }, 'simulated host pipeline ended');
+    logger.debug({ patchId: work.patchId, assetId: work.assetId, status, reason }, 'simulated host pipeline ended');
     return { status, ...(reason ? { reason } : {}), steps };
   };
 
   /** precheck → backup → pre-install: the host is ready for the install, or has its outcome. */
-  async function prepare(key: Key, work: HostWork): Promise<HostResult | StepRecord[] | typeof LOST> {
-    const { simulation, below } = await inspect(work);
+  async function prepare(key: Key, work: HostWork, { simulation, below }: Inspection): Promise<HostResult | StepRecord[] | typeof LOST> {
     const verdict = precheckOutcome(simulation, work, below);
     if (verdict) {
-      const steps = await step(key, 'new', { stage: 'done', status: verdict.status, reason: verdict.reason, finished: true }, async () => [
+      const steps = await step(key, 'new', { stage: 'done', status: verdict.status, reason: verdict.reason, finished: true }, [
         record('precheck', verdict.status === 'skipped', verdict.detail),
       ]);
       return steps === LOST ? LOST : done(work, verdict.status, verdict.reason, steps);
     }
-    return step(key, 'new', { stage: 'prepared' }, async () => [
+    return step(key, 'new', { stage: 'prepared' }, [
       record('precheck', true, `reachable, disk space available, still affected: ${listChanges(below)}`),
       record('backup', true, `snapshot taken of ${below.map((b) => `${b.name} ${b.from}`).join(', ')}`),
       record('pre-install', true, 'services using the packages stopped, their processes ended'),
@@ -180,22 +173,58 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
   }
 
   /** The install: takes `installMs`, then changes the inventory, or fails leaving it as it was. */
-  async function install(key: Key, work: HostWork): Promise<HostResult | StepRecord[] | typeof LOST> {
-    const { simulation, below } = await inspect(work);
+  async function install(key: Key, work: HostWork, { simulation, below }: Inspection): Promise<HostResult | StepRecord[] | typeof LOST> {
     await busy(simulation.installMs);
     if (simulation.failInstall) {
-      const steps = await step(key, 'prepared', { stage: 'done', status: 'failed', reason: 'install failed', finished: true }, async () => [
+      const steps = await step(key, 'prepared', { stage: 'done', status: 'failed', reason: 'install failed', finished: true }, [
         record('install', false, 'install failed: the package manager exited with an error; no package was changed'),
       ]);
       return steps === LOST ? LOST : done(work, 'failed', 'install failed', steps);
     }
     const reboot = needsReboot(work.packages.map((p) => p.name));
-    return step(key, 'prepared', { stage: 'changed', changed: true, status: reboot ? 'rebooting' : 'in-progress' }, async (client) => {
+    // the inventory change, the stage and the install record commit together, or not at all
+    return transaction(async (client) => {
       const changes = await setAssetPackages(client, work.assetId, below.map((b) => ({ name: b.name, version: b.to })));
-      if (!(await moveHost(client, key, 'changed', { previousVersions: Object.fromEntries(changes.map((c) => [c.name, c.from])) }))) throw LOST;
       const detail = `installed ${listChanges(changes) || 'nothing (already changed by another patch)'}${reboot ? '; a reboot is required' : ''}`;
-      return [record('install', true, detail, changes)];
+      const steps = [record('install', true, detail, changes)];
+      const update: HostUpdate = {
+        stage: 'changed',
+        changed: true,
+        status: reboot ? 'rebooting' : 'in-progress',
+        previousVersions: Object.fromEntries(changes.filter((c) => c.from !== null).map((c) => [c.name, c.from!])),
+      };
+      if (!(await moveHostWithSteps(client, key, 'prepared', update, steps))) throw LOST;
+      return steps;
     });
+  }
+
+  /**
+   * An instant install with nothing to fail and no reboot: the whole pipeline (precheck to
+   * post-check) commits as one transaction, one write to PostgreSQL per host instead of three.
+   */
+  async function installAtOnce(key: Key, work: HostWork, { below }: Inspection): Promise<HostResult | typeof LOST> {
+    const steps = await transaction(async (client) => {
+      const prepared = [
+        record('precheck', true, `reachable, disk space available, still affected: ${listChanges(below)}`),
+        record('backup', true, `snapshot taken of ${below.map((b) => `${b.name} ${b.from}`).join(', ')}`),
+        record('pre-install', true, 'services using the packages stopped, their processes ended'),
+      ];
+      const changes = await setAssetPackages(client, work.assetId, below.map((b) => ({ name: b.name, version: b.to })));
+      const installed = record('install', true, `installed ${listChanges(changes) || 'nothing (already changed by another patch)'}`, changes);
+      const checked = record('post-check', true, `services up; now at ${work.packages.map((p) => `${p.name} ${p.fixedVersion}`).join(', ')}`);
+      const all = [...prepared, installed, checked];
+      const update: HostUpdate = {
+        stage: 'done',
+        status: 'installed',
+        reason: null,
+        changed: true,
+        finished: true,
+        previousVersions: Object.fromEntries(changes.filter((c) => c.from !== null).map((c) => [c.name, c.from!])),
+      };
+      if (!(await moveHostWithSteps(client, key, 'new', update, all))) throw LOST;
+      return all;
+    });
+    return steps === LOST ? LOST : done(work, 'installed', undefined, steps);
   }
 
   /** The post-install checks (services, versions now fixed): installed, or rolled back. */
@@ -208,7 +237,7 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
       const steps = await rollBack(work, 'post-install checks failed', [record('post-check', false, detail)]);
       return steps === LOST ? LOST : done(work, 'rolled-back', 'post-install checks failed', steps);
     }
-    const steps = await step(key, from, { stage: 'done', status: 'installed', reason: null, finished: true }, async () => [
+    const steps = await step(key, from, { stage: 'done', status: 'installed', reason: null, finished: true }, [
       record('post-check', true, `services up; now at ${work.packages.map((p) => `${p.name} ${p.fixedVersion}`).join(', ')}`),
     ]);
     return steps === LOST ? LOST : done(work, 'installed', undefined, steps);
@@ -217,7 +246,7 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
   /** Waits until a rebooting host is back (never fails); it then answers. */
   async function awaitBack(key: Key, state: HostState): Promise<StepRecord[] | typeof LOST> {
     await busy(Math.max(0, (state.backAt?.getTime() ?? 0) - Date.now()));
-    return step(key, { stage: 'rebooted', status: 'rebooting' }, { status: 'in-progress', backAt: null }, async () => [
+    return step(key, { stage: 'rebooted', status: 'rebooting' }, { status: 'in-progress', backAt: null }, [
       record('await', true, 'the host answers again after the reboot'),
     ]);
   }
@@ -225,21 +254,36 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
   return {
     async deployHost(hostWork) {
       const steps: StepRecord[] = [];
+      let { key, state } = await load(hostWork, true);
+      // what the precheck saw, for the install that follows it in the same call
+      let seen: Inspection | undefined;
       for (;;) {
-        const { key, state } = await load(hostWork, true);
         let result: HostResult | StepRecord[] | typeof LOST;
+        let next: HostState | undefined;
         switch (state.stage) {
           case 'new':
             honourCancellation();
-            result = await prepare(key, hostWork);
+            seen = await inspect(hostWork);
+            if (instant(seen, hostWork)) {
+              result = await installAtOnce(key, hostWork, seen);
+              break;
+            }
+            result = await prepare(key, hostWork, seen);
+            next = { ...state, stage: 'prepared' };
             break;
-          case 'prepared':
+          case 'prepared': {
             honourCancellation();
-            result = await install(key, hostWork);
+            result = await install(key, hostWork, seen ?? (await inspect(hostWork)));
+            const reboot = needsReboot(hostWork.packages.map((p) => p.name));
+            next = { ...state, stage: 'changed', changed: true, status: reboot ? 'rebooting' : 'in-progress' };
             break;
+          }
           case 'changed':
             if (needsReboot(hostWork.packages.map((p) => p.name))) {
-              if (state.status !== 'rebooting' && (await moveHost(pool, key, 'changed', { status: 'rebooting' })) === false) continue;
+              if (state.status !== 'rebooting' && (await moveHost(pool, key, 'changed', { status: 'rebooting' })) === false) {
+                ({ key, state } = await load(hostWork, true));
+                continue;
+              }
               return { status: 'reboot-required', steps };
             }
             result = await postCheck(key, 'changed', hostWork);
@@ -249,9 +293,15 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
           case 'done':
             return { ...outcome(state), steps };
         }
-        if (result === LOST) continue;
-        if (Array.isArray(result)) steps.push(...result);
-        else return { ...result, steps: [...steps, ...result.steps] };
+        if (result === LOST) {
+          // another call moved the host on: carry on from where it is now
+          ({ key, state } = await load(hostWork, true));
+          seen = undefined;
+          continue;
+        }
+        if (!Array.isArray(result)) return { ...result, steps: [...steps, ...result.steps] };
+        steps.push(...result);
+        state = next!;
       }
     },
 
@@ -268,7 +318,7 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
           return done(hostWork, 'rolled-back', 'reboot failed', steps);
         }
         const awayMs = Math.max(MIN_REBOOT_MS, simulation.installMs);
-        const steps = await step(key, 'changed', { stage: 'rebooted', status: 'rebooting', backAt: new Date(Date.now() + awayMs) }, async () => [
+        const steps = await step(key, 'changed', { stage: 'rebooted', status: 'rebooting', backAt: new Date(Date.now() + awayMs) }, [
           record('reboot', true, `reboot issued; the host is expected back within ${awayMs} ms`),
         ]);
         if (steps === LOST) continue;
@@ -343,6 +393,12 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
 function isOlder(os: { name: string; version: string }, p: { version: string; ecosystem: string }, target: PackageTarget): boolean {
   const scheme = packageVersionScheme(os, p.ecosystem);
   return scheme ? compareVersions(scheme, p.version, target.fixedVersion) < 0 : p.version !== target.fixedVersion;
+}
+
+/** A host whose install takes no time and cannot fail or need a reboot: see `installAtOnce`. */
+function instant({ simulation, below }: Inspection, work: HostWork): boolean {
+  const faults = simulation.failInstall || simulation.failVerify || simulation.unreachable || simulation.diskFull;
+  return simulation.installMs === 0 && !faults && below.length > 0 && work.packages.length > 0 && !needsReboot(work.packages.map((p) => p.name));
 }
 
 /** What the precheck ends the pipeline with, if anything: a fault, nothing to install, or nothing left to do. */

@@ -324,13 +324,9 @@ export async function applyVerification(
   return { checked: checked.rows[0]!.n, nonCompliant: rows.map((r) => ({ assetId: r.asset_id, reason: r.reason })) };
 }
 
-export async function hostState(db: Db, patchId: string, assetId: string): Promise<HostState | undefined> {
-  const { rows } = await db.query(
-    `SELECT status, stage, reason, attempts, changed, previous_versions, back_at FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2`,
-    [patchId, assetId],
-  );
-  const r = rows[0];
-  if (!r) return undefined;
+const HOST_STATE_COLUMNS = 'status, stage, reason, attempts, changed, previous_versions, back_at';
+
+function toHostState(r: any): HostState {
   return {
     status: r.status,
     stage: r.stage,
@@ -342,18 +338,26 @@ export async function hostState(db: Db, patchId: string, assetId: string): Promi
   };
 }
 
+export async function hostState(db: Db, patchId: string, assetId: string): Promise<HostState | undefined> {
+  const { rows } = await db.query(`SELECT ${HOST_STATE_COLUMNS} FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2`, [patchId, assetId]);
+  return rows[0] ? toHostState(rows[0]) : undefined;
+}
+
 /**
  * Starts the workflow's attempt `attempt` at a host, once: `in-progress`, reason cleared. A host
- * left changed by an unfinished earlier attempt resumes at its stage; any other starts anew.
+ * left changed by an unfinished earlier attempt resumes at its stage; any other starts anew. Returns
+ * the row when it started the attempt, undefined when the attempt had already begun.
  */
-export async function beginAttempt(db: Db, patchId: string, assetId: string, attempt: number): Promise<void> {
-  await db.query(
+export async function beginAttempt(db: Db, patchId: string, assetId: string, attempt: number): Promise<HostState | undefined> {
+  const { rows } = await db.query(
     `UPDATE deployment_hosts SET attempts = $3, status = 'in-progress', reason = NULL, finished_at = NULL,
        stage = CASE WHEN stage IN ('changed', 'rebooted') AND changed THEN stage ELSE 'new' END,
        started_at = coalesce(started_at, now()), updated_at = now()
-     WHERE patch_id = $1 AND asset_id = $2 AND attempts < $3`,
+     WHERE patch_id = $1 AND asset_id = $2 AND attempts < $3
+     RETURNING ${HOST_STATE_COLUMNS}`,
     [patchId, assetId, attempt],
   );
+  return rows[0] ? toHostState(rows[0]) : undefined;
 }
 
 export interface HostUpdate {
@@ -378,6 +382,52 @@ export async function moveHost(
   from: Stage | { stage: Stage; status: HostStatus },
   update: HostUpdate,
 ): Promise<boolean> {
+  const { sql, params } = moveStatement(key, from, update);
+  const { rowCount } = await db.query(sql, params);
+  return rowCount === 1;
+}
+
+/**
+ * `moveHost` and `appendSteps` in one statement (atomic without a transaction): the records are
+ * written only when the host moved on.
+ */
+export async function moveHostWithSteps(
+  db: Db,
+  key: { patchId: string; assetId: string; attempt: number },
+  from: Stage | { stage: Stage; status: HostStatus },
+  update: HostUpdate,
+  steps: StepRecord[],
+): Promise<boolean> {
+  const { sql, params } = moveStatement(key, from, update);
+  const n = params.length;
+  params.push(
+    steps.map((s) => s.step),
+    steps.map((s) => s.ok),
+    steps.map((s) => s.detail),
+    steps.map((s) => (s.changes ? JSON.stringify(s.changes) : null)),
+    steps.map((s) => s.at),
+  );
+  const { rows } = await db.query<{ moved: number }>(
+    `WITH moved AS (${sql} RETURNING 1),
+     recorded AS (
+       INSERT INTO deployment_records (patch_id, asset_id, attempt, step, ok, detail, changes, at)
+       SELECT $1, $2, $3, x.step, x.ok, x.detail, x.changes, x.at
+       FROM unnest($${n + 1}::text[], $${n + 2}::boolean[], $${n + 3}::text[], $${n + 4}::jsonb[], $${n + 5}::timestamptz[])
+            WITH ORDINALITY AS x(step, ok, detail, changes, at, i)
+       WHERE EXISTS (SELECT 1 FROM moved)
+       ORDER BY x.i
+     )
+     SELECT count(*)::int AS moved FROM moved`,
+    params,
+  );
+  return rows[0]!.moved === 1;
+}
+
+function moveStatement(
+  key: { patchId: string; assetId: string; attempt: number },
+  from: Stage | { stage: Stage; status: HostStatus },
+  update: HostUpdate,
+): { sql: string; params: unknown[] } {
   const expected = typeof from === 'string' ? { stage: from, status: null } : from;
   const params: unknown[] = [key.patchId, key.assetId, key.attempt, expected.stage, expected.status];
   const set = ['updated_at = now()'];
@@ -392,12 +442,11 @@ export async function moveHost(
   if (update.previousVersions !== undefined) add('previous_versions', update.previousVersions, (p) => `${p}::jsonb || coalesce(previous_versions, '{}')`);
   if (update.backAt !== undefined) add('back_at', update.backAt);
   if (update.finished) set.push('finished_at = now()');
-  const { rowCount } = await db.query(
-    `UPDATE deployment_hosts SET ${set.join(', ')}
-     WHERE patch_id = $1 AND asset_id = $2 AND attempts = $3 AND stage = $4 AND ($5::text IS NULL OR status = $5)`,
+  return {
+    sql: `UPDATE deployment_hosts SET ${set.join(', ')}
+     WHERE patch_id = $1 AND asset_id = $2 AND attempts = $3 AND stage = $4 AND ($5::text IS NULL OR status = $5::text)`,
     params,
-  );
-  return rowCount === 1;
+  };
 }
 
 /**

@@ -25,8 +25,13 @@ import { hostTaskQueue } from '../connectors/contract';
 import { BUDGET_FAILURES, type HostResult, type HostStatus, type HostWork, type WaveHost, type WaveSelector } from '../domain/deployment';
 import { waveControlSignal } from './definitions';
 
-/** Hosts one run starts before it continues as new: keeps each history far below 10,000 events. */
-export const HOSTS_PER_RUN = 400;
+/** Hosts one run starts at most before it continues as new. */
+export const HOSTS_PER_RUN = 1000;
+/**
+ * A run starts no host once its history has this many events; the hosts in flight then finish
+ * (at most ~16 events each: four calls with a reboot), so no run comes near 10,000 events.
+ */
+const historyBudget = (maxConcurrent: number) => Math.max(1000, 8000 - 16 * maxConcurrent);
 const PAGE = 100;
 
 export interface WaveInput {
@@ -174,7 +179,14 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
       await condition(() => !paused || aborted);
       continue;
     }
-    const timeToContinue = startedHere.size >= HOSTS_PER_RUN || workflowInfo().continueAsNewSuggested;
+    const info = workflowInfo();
+    const timeToContinue = startedHere.size >= HOSTS_PER_RUN || info.historyLength >= historyBudget(maxConcurrent) || info.continueAsNewSuggested;
+    if (timeToContinue && !selector.stragglersOnly && queue.length > 0) {
+      // hand the hosts not started yet to the next run: it fetches them again (the ones that ran have an outcome)
+      after = Math.min(...queue.map((h) => h.position)) - 1;
+      queue = [];
+      exhausted = false;
+    }
     if (queue.length < maxConcurrent && !exhausted && !timeToContinue) {
       const page = await deployment.waveHosts({ ...selector, after, limit: PAGE, bypassWindows });
       if (page.length < PAGE) exhausted = true;
