@@ -1,6 +1,7 @@
 /**
  * npm run bench:rollout — a whole rollout at fleet scale on real servers: 10,000 simulated
- * assets (installMs 0) through lab, pilot, 5 production waves, verification and monitoring, on
+ * assets (installMs 0) through lab, pilot, 5 production waves, verification and monitoring (bake
+ * times 0: they are waiting by design, and even a 1 ms timer takes about a second here), on
  * a Temporal dev server and an embedded PostgreSQL of its own (DATABASE_URL selects another).
  *
  * Prints the wall time and host pipelines per second; then, on the same server and worker, the
@@ -109,9 +110,9 @@ async function main() {
         maxConcurrent: CONCURRENCY,
         maxPerGroupPerWave: 2,
         maxFailures: '5%',
-        bakeTime: '1ms',
-        pilotBakeTime: '1ms',
-        monitoringWindow: '1ms',
+        bakeTime: '0s',
+        pilotBakeTime: '0s',
+        monitoringWindow: '0s',
         stragglerRetryInterval: '1s',
       },
       requestedBy: person('opal', 'operator'),
@@ -122,7 +123,7 @@ async function main() {
       for (;;) {
         const s = await handle.query(statusQuery);
         if (accept(s)) return s;
-        await new Promise((r) => setTimeout(r, 200));
+        await new Promise((r) => setTimeout(r, 500));
       }
     };
     await until((s) => s.awaiting === 'reviews');
@@ -149,6 +150,7 @@ async function main() {
     let runs = 0;
     for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH "patch-${request.id}"` })) {
       runs++;
+      if (wf.workflowId !== handle.workflowId) console.log(`    run of ${wf.workflowId}: ${wf.closeTime ? seconds(wf.closeTime.getTime() - wf.startTime.getTime()) : 'open'}, ${wf.historyLength} events`);
       if (wf.historyLength > largest.events) largest = { id: `${wf.workflowId} (${wf.runId})`, events: wf.historyLength };
     }
     console.log(`  workflow runs: ${runs}; largest history: ${largest.events} events (${largest.id})`);

@@ -262,12 +262,14 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
         let next: HostState | undefined;
         switch (state.stage) {
           case 'new':
-            honourCancellation();
             seen = await inspect(hostWork);
             if (instant(seen, hostWork)) {
+              // nothing in between to cancel: an abort already seen still stops it
+              if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('cancelled before the install began');
               result = await installAtOnce(key, hostWork, seen);
               break;
             }
+            honourCancellation();
             result = await prepare(key, hostWork, seen);
             next = { ...state, stage: 'prepared' };
             break;
