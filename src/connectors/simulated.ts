@@ -14,14 +14,16 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { z } from 'zod';
 import type { PoolClient } from 'pg';
 import type { ActivityDeps } from '../activities';
-import { setAssetPackages } from '../db/assets';
+import { planPackageChange, setAssetPackages, type StoredPackages } from '../db/assets';
 import {
   appendSteps,
-  beginAttempt,
+  beginAttemptWithInventory,
   claimRollback,
   hasStep,
   hostInventory,
+  type HostInventory,
   hostState,
+  installAndMoveHost,
   moveHost,
   moveHostWithSteps,
   type HostState,
@@ -56,6 +58,8 @@ type Key = { patchId: string; assetId: string; attempt: number };
 interface Inspection {
   simulation: z.output<typeof Simulation>;
   below: { name: string; from: string; to: string }[];
+  /** The packages as read, for an install that changes them only if nothing else has since. */
+  stored: StoredPackages;
 }
 
 /** The transaction lost the race: another call already moved the host on. */
@@ -104,25 +108,28 @@ const outOfOrder = (call: string, work: HostWork, state: HostState) =>
   ApplicationFailure.nonRetryable(`${call}: ${work.assetId} is at stage ${state.stage} of attempt ${state.attempts}`, 'OutOfOrder');
 
 export function createSimulatedConnector({ pool, logger }: ActivityDeps): ConnectorActivities {
-  /** The host's row; a later attempt of the workflow starts here. */
-  async function load(work: HostWork, begin: boolean): Promise<{ key: Key; state: HostState }> {
-    // starting the attempt answers with the row; a resumed attempt reads it
-    const state = (begin ? await beginAttempt(pool, work.patchId, work.assetId, work.attempt) : undefined) ?? (await hostState(pool, work.patchId, work.assetId));
-    if (!state) throw ApplicationFailure.nonRetryable(`${work.assetId} is not a host of patch ${work.patchId}`, 'UnknownHost');
-    return { key: { patchId: work.patchId, assetId: work.assetId, attempt: state.attempts }, state };
+  /**
+   * The host's row (a later attempt of the workflow starts here); when `begin`, in the same
+   * statement, the host as the inventory has it.
+   */
+  async function load(work: HostWork, begin: boolean): Promise<{ key: Key; state: HostState; seen?: Inspection }> {
+    const unknown = () => ApplicationFailure.nonRetryable(`${work.assetId} is not a host of patch ${work.patchId}`, 'UnknownHost');
+    const keyOf = (state: HostState): Key => ({ patchId: work.patchId, assetId: work.assetId, attempt: state.attempts });
+    if (!begin) {
+      const state = await hostState(pool, work.patchId, work.assetId);
+      if (!state) throw unknown();
+      return { key: keyOf(state), state };
+    }
+    const started = await beginAttemptWithInventory(pool, work.patchId, work.assetId, work.attempt);
+    if (!started) throw unknown();
+    return { key: keyOf(started.state), state: started.state, ...(started.inventory ? { seen: examine(work, started.inventory) } : {}) };
   }
 
   /** The host as the inventory has it: its fault flags, and the target packages still below their fixed versions. */
   async function inspect(work: HostWork): Promise<Inspection> {
-    const inventory = await hostInventory(pool, work.assetId, work.packages.map((p) => p.name));
+    const inventory = await hostInventory(pool, work.assetId);
     if (!inventory) throw ApplicationFailure.nonRetryable(`${work.assetId} is no longer in the inventory`, 'UnknownAsset');
-    const simulation = Simulation.parse(inventory.simulation ?? {});
-    const below: { name: string; from: string; to: string }[] = [];
-    for (const target of work.packages) {
-      const installed = inventory.packages.find((p) => p.name === target.name && isOlder(inventory.os, p, target));
-      if (installed) below.push({ name: target.name, from: installed.version, to: target.fixedVersion });
-    }
-    return { simulation, below };
+    return examine(work, inventory);
   }
 
   /** Runs `body` in one transaction; LOST (all of it rolled back) when another call moved the host first. */
@@ -200,31 +207,32 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
 
   /**
    * An instant install with nothing to fail and no reboot: the whole pipeline (precheck to
-   * post-check) commits as one transaction, one write to PostgreSQL per host instead of three.
+   * post-check) in one statement, from the packages as inspected (LOST when they have changed since).
    */
-  async function installAtOnce(key: Key, work: HostWork, { below }: Inspection): Promise<HostResult | typeof LOST> {
-    const steps = await transaction(async (client) => {
-      const prepared = [
-        record('precheck', true, `reachable, disk space available, still affected: ${listChanges(below)}`),
-        record('backup', true, `snapshot taken of ${below.map((b) => `${b.name} ${b.from}`).join(', ')}`),
-        record('pre-install', true, 'services using the packages stopped, their processes ended'),
-      ];
-      const changes = await setAssetPackages(client, work.assetId, below.map((b) => ({ name: b.name, version: b.to })));
-      const installed = record('install', true, `installed ${listChanges(changes) || 'nothing (already changed by another patch)'}`, changes);
-      const checked = record('post-check', true, `services up; now at ${work.packages.map((p) => `${p.name} ${p.fixedVersion}`).join(', ')}`);
-      const all = [...prepared, installed, checked];
-      const update: HostUpdate = {
-        stage: 'done',
-        status: 'installed',
-        reason: null,
-        changed: true,
-        finished: true,
-        previousVersions: Object.fromEntries(changes.filter((c) => c.from !== null).map((c) => [c.name, c.from!])),
-      };
-      if (!(await moveHostWithSteps(client, key, 'new', update, all))) throw LOST;
-      return all;
-    });
-    return steps === LOST ? LOST : done(work, 'installed', undefined, steps);
+  async function installAtOnce(key: Key, work: HostWork, { below, stored }: Inspection): Promise<HostResult | typeof LOST> {
+    // `below` was read from `stored`: there is always something to change
+    const change = planPackageChange(stored, below.map((b) => ({ name: b.name, version: b.to })))!;
+    const steps = [
+      record('precheck', true, `reachable, disk space available, still affected: ${listChanges(below)}`),
+      record('backup', true, `snapshot taken of ${below.map((b) => `${b.name} ${b.from}`).join(', ')}`),
+      record('pre-install', true, 'services using the packages stopped, their processes ended'),
+      record('install', true, `installed ${listChanges(change.applied)}`, change.applied),
+      record('post-check', true, `services up; now at ${work.packages.map((p) => `${p.name} ${p.fixedVersion}`).join(', ')}`),
+    ];
+    const update: HostUpdate = {
+      stage: 'done',
+      status: 'installed',
+      reason: null,
+      changed: true,
+      finished: true,
+      previousVersions: Object.fromEntries(change.applied.map((c) => [c.name, c.from])),
+    };
+    for (let tries = 1; ; tries++) {
+      const outcome = await installAndMoveHost(pool, key, 'new', update, steps, change);
+      if (outcome === 'lost') return LOST;
+      if (outcome === 'moved') return done(work, 'installed', undefined, steps);
+      if (tries === 3) throw new Error(`the packages of ${work.assetId} could not be stored; the activity retries`);
+    }
   }
 
   /** The post-install checks (services, versions now fixed): installed, or rolled back. */
@@ -254,15 +262,14 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
   return {
     async deployHost(hostWork) {
       const steps: StepRecord[] = [];
-      let { key, state } = await load(hostWork, true);
-      // what the precheck saw, for the install that follows it in the same call
-      let seen: Inspection | undefined;
+      // what the precheck sees, for the install that follows it in the same call
+      let { key, state, seen } = await load(hostWork, true);
       for (;;) {
         let result: HostResult | StepRecord[] | typeof LOST;
         let next: HostState | undefined;
         switch (state.stage) {
           case 'new':
-            seen = await inspect(hostWork);
+            seen ??= await inspect(hostWork);
             if (instant(seen, hostWork)) {
               // nothing in between to cancel: an abort already seen still stops it
               if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('cancelled before the install began');
@@ -283,7 +290,7 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
           case 'changed':
             if (needsReboot(hostWork.packages.map((p) => p.name))) {
               if (state.status !== 'rebooting' && (await moveHost(pool, key, 'changed', { status: 'rebooting' })) === false) {
-                ({ key, state } = await load(hostWork, true));
+                ({ key, state, seen } = await load(hostWork, true));
                 continue;
               }
               return { status: 'reboot-required', steps };
@@ -297,8 +304,7 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
         }
         if (result === LOST) {
           // another call moved the host on: carry on from where it is now
-          ({ key, state } = await load(hostWork, true));
-          seen = undefined;
+          ({ key, state, seen } = await load(hostWork, true));
           continue;
         }
         if (!Array.isArray(result)) return { ...result, steps: [...steps, ...result.steps] };
@@ -309,11 +315,11 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
 
     async rebootHost(hostWork) {
       for (;;) {
-        const { key, state } = await load(hostWork, true);
+        const { key, state, seen } = await load(hostWork, true);
         if (state.stage === 'rebooted') return { status: 'reboot-required', steps: [] };
         if (state.stage === 'done') return outcome(state);
         if (state.stage !== 'changed') throw outOfOrder('rebootHost', hostWork, state);
-        const { simulation } = await inspect(hostWork);
+        const { simulation } = seen ?? (await inspect(hostWork));
         if (simulation.failReboot && needsReboot(hostWork.packages.map((p) => p.name))) {
           const steps = await rollBack(hostWork, 'reboot failed', [record('reboot', false, 'reboot failed: the host did not restart')]);
           if (steps === LOST) continue;
@@ -395,6 +401,16 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
 function isOlder(os: { name: string; version: string }, p: { version: string; ecosystem: string }, target: PackageTarget): boolean {
   const scheme = packageVersionScheme(os, p.ecosystem);
   return scheme ? compareVersions(scheme, p.version, target.fixedVersion) < 0 : p.version !== target.fixedVersion;
+}
+
+function examine(work: HostWork, inventory: HostInventory): Inspection {
+  const simulation = Simulation.parse(inventory.simulation ?? {});
+  const below: { name: string; from: string; to: string }[] = [];
+  for (const target of work.packages) {
+    const installed = inventory.stored.packages.find((p) => p.name === target.name && isOlder(inventory.os, p, target));
+    if (installed) below.push({ name: target.name, from: installed.version, to: target.fixedVersion });
+  }
+  return { simulation, below, stored: inventory.stored };
 }
 
 /** A host whose install takes no time and cannot fail or need a reboot: see `installAtOnce`. */

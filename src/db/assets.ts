@@ -107,8 +107,11 @@ async function setsToStore(lookup: PoolClient, assets: Asset[], digests: string[
   return sets;
 }
 
-/** The ids of these packages by key, inserting the ones PostgreSQL does not have yet. */
-async function packageIds(lookup: PoolClient, packages: InstalledPackage[]): Promise<[string, string][]> {
+/**
+ * The ids of these packages by key, inserting the ones PostgreSQL does not have yet.
+ * `probablyKnown`: look them up before inserting (one statement when all are there).
+ */
+async function packageIds(lookup: PoolClient, packages: InstalledPackage[], probablyKnown = false): Promise<[string, string][]> {
   const columns = [
     packages.map((p) => p.name),
     packages.map((p) => p.version),
@@ -116,19 +119,26 @@ async function packageIds(lookup: PoolClient, packages: InstalledPackage[]): Pro
     packages.map((p) => p.arch ?? ''),
     packages.map((p) => p.ecosystem ?? ''),
   ];
+  const lookUp = async () => {
+    const { rows } = await lookup.query<{ id: string; name: string; version: string; source: string; arch: string; ecosystem: string }>(
+      `SELECT p.id, p.name, p.version, p.source, p.arch, p.ecosystem
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(name, version, source, arch, ecosystem)
+       JOIN packages p USING (name, version, source, arch, ecosystem)`,
+      columns,
+    );
+    return rows.map((r): [string, string] => [packageKey(r), r.id]);
+  };
+  if (probablyKnown) {
+    const known = await lookUp();
+    if (known.length === new Set(packages.map(packageKey)).size) return known;
+  }
   await lookup.query(
     `INSERT INTO packages (name, version, source, arch, ecosystem)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
      ON CONFLICT DO NOTHING`,
     columns,
   );
-  const { rows } = await lookup.query<{ id: string; name: string; version: string; source: string; arch: string; ecosystem: string }>(
-    `SELECT p.id, p.name, p.version, p.source, p.arch, p.ecosystem
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(name, version, source, arch, ecosystem)
-     JOIN packages p USING (name, version, source, arch, ecosystem)`,
-    columns,
-  );
-  return rows.map((r) => [packageKey(r), r.id]);
+  return lookUp();
 }
 
 async function insertSets(client: PoolClient, sets: { hex: string; packageIds: string[] }[]): Promise<void> {
@@ -191,6 +201,52 @@ async function insertAssets(client: PoolClient, assets: Asset[], digests: string
   );
 }
 
+/** An asset's packages as stored: its package set, and each package with its dictionary id. */
+export interface StoredPackages {
+  setId: string;
+  packages: { id: string; name: string; version: string; source: string; arch: string; ecosystem: string }[];
+}
+
+/** A change of an asset's package list, worked out from the packages as stored. */
+export interface PackageChange {
+  /** The set the asset has now. */
+  fromSetId: string;
+  /** The new list's content digest (hex), the address of its set. */
+  digest: string;
+  /** The new list: dictionary ids, null where a package gets a new version. */
+  ids: (string | null)[];
+  /** The packages with a new version: their place in the list (from 1), and what they are. */
+  fresh: { position: number; package: InstalledPackage }[];
+  applied: { name: string; from: string; to: string }[];
+}
+
+/** What `changes` (new versions by name, every architecture) make of the stored list; undefined when nothing changes. */
+export function planPackageChange(stored: StoredPackages, changes: { name: string; version: string }[]): PackageChange | undefined {
+  const wanted = new Map(changes.map((c) => [c.name, c.version]));
+  const applied = new Map<string, { name: string; from: string; to: string }>();
+  const fresh: PackageChange['fresh'] = [];
+  const ids: (string | null)[] = [];
+  const list = stored.packages.map((p, i) => {
+    const version = wanted.get(p.name) ?? p.version;
+    const installed: InstalledPackage = {
+      name: p.name,
+      version,
+      ...(p.source ? { source: p.source } : {}),
+      ...(p.arch ? { arch: p.arch } : {}),
+      ...(p.ecosystem ? { ecosystem: p.ecosystem } : {}),
+    };
+    if (version === p.version) ids.push(String(p.id));
+    else {
+      if (!applied.has(p.name)) applied.set(p.name, { name: p.name, from: p.version, to: version });
+      ids.push(null);
+      fresh.push({ position: i + 1, package: installed });
+    }
+    return installed;
+  });
+  if (applied.size === 0) return undefined;
+  return { fromSetId: stored.setId, digest: contentDigest(list).toString('hex'), ids, fresh, applied: [...applied.values()] };
+}
+
 /**
  * Sets new versions of packages an asset has installed (every architecture of each name), inside
  * the caller's transaction: the changed list gets its own content-addressed set, as an import
@@ -202,39 +258,26 @@ export async function setAssetPackages(
   changes: { name: string; version: string }[],
 ): Promise<{ name: string; from: string; to: string }[]> {
   // the asset row is locked first: two patches changing one host take turns
-  const { rows } = await client.query<{ id: string; name: string; version: string; source: string; arch: string; ecosystem: string }>(
+  const { rows } = await client.query<StoredPackages['packages'][number] & { set_id: string }>(
     `WITH asset AS (SELECT package_set_id FROM assets WHERE id = $1 FOR UPDATE)
-     SELECT p.id, p.name, p.version, p.source, p.arch, p.ecosystem
+     SELECT p.id, p.name, p.version, p.source, p.arch, p.ecosystem, s.id AS set_id
      FROM asset JOIN package_sets s ON s.id = asset.package_set_id,
           unnest(s.package_ids) WITH ORDINALITY AS u(pid, n) JOIN packages p ON p.id = u.pid
      ORDER BY u.n`,
     [assetId],
   );
-  const wanted = new Map(changes.map((c) => [c.name, c.version]));
-  const applied = new Map<string, { name: string; from: string; to: string }>();
-  const packages = rows.map((p) => {
-    const version = wanted.get(p.name) ?? p.version;
-    if (version !== p.version && !applied.has(p.name)) applied.set(p.name, { name: p.name, from: p.version, to: version });
-    const installed: InstalledPackage = {
-      name: p.name,
-      version,
-      ...(p.source ? { source: p.source } : {}),
-      ...(p.arch ? { arch: p.arch } : {}),
-      ...(p.ecosystem ? { ecosystem: p.ecosystem } : {}),
-    };
-    return { installed, id: version === p.version ? p.id : undefined };
-  });
-  if (applied.size === 0) return [];
+  const change = rows.length > 0 ? planPackageChange({ setId: rows[0]!.set_id, packages: rows }, changes) : undefined;
+  if (!change) return [];
   // only the new versions need dictionary ids; in key order, so concurrent transactions insert them in the same order
-  const fresh = packages.filter((p) => p.id === undefined).map((p) => p.installed);
-  const freshIds = new Map(await packageIds(client, fresh.sort((a, b) => (packageKey(a) < packageKey(b) ? -1 : 1))));
-  const hex = contentDigest(packages.map((p) => p.installed)).toString('hex');
-  await insertSets(client, [{ hex, packageIds: packages.map((p) => p.id ?? freshIds.get(packageKey(p.installed))!) }]);
+  const fresh = change.fresh.map((f) => f.package).sort((a, b) => (packageKey(a) < packageKey(b) ? -1 : 1));
+  const freshIds = new Map(await packageIds(client, fresh, true));
+  const byPosition = new Map(change.fresh.map((f) => [f.position, freshIds.get(packageKey(f.package))!]));
+  await insertSets(client, [{ hex: change.digest, packageIds: change.ids.map((id, i) => id ?? byPosition.get(i + 1)!) }]);
   await client.query(
     `UPDATE assets SET package_set_id = (SELECT id FROM package_sets WHERE digest = decode($2, 'hex')), updated_at = now() WHERE id = $1`,
-    [assetId, hex],
+    [assetId, change.digest],
   );
-  return [...applied.values()];
+  return change.applied;
 }
 
 export interface AssetFilters {

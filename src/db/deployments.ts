@@ -3,11 +3,21 @@
  * append-only step records, exceptions, deferrals and SLA breaches. Thin SQL; every write is
  * keyed so a retried activity writes nothing twice.
  */
+import crypto from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { HostStatus, HostWork, PackageTarget, StepRecord } from '../domain/deployment';
 import type { Environment, Outcome, Straggler } from '../domain/patch';
+import type { PackageChange, StoredPackages } from './assets';
 
 export type Db = Pool | PoolClient;
+
+/**
+ * A statement run on every host's pipeline: prepared once per connection (named by its text), so
+ * PostgreSQL parses and plans it once instead of on every host.
+ */
+function prepared(text: string, values: unknown[]) {
+  return { name: `pf-${crypto.createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text, values };
+}
 
 /** The resume point of a host's pipeline inside one attempt. */
 export type Stage = 'new' | 'prepared' | 'changed' | 'rebooted' | 'done';
@@ -343,20 +353,18 @@ export async function hostState(db: Db, patchId: string, assetId: string): Promi
   return rows[0] ? toHostState(rows[0]) : undefined;
 }
 
+const BEGIN_ATTEMPT = `UPDATE deployment_hosts SET attempts = $3, status = 'in-progress', reason = NULL, finished_at = NULL,
+    stage = CASE WHEN stage IN ('changed', 'rebooted') AND changed THEN stage ELSE 'new' END,
+    started_at = coalesce(started_at, now()), updated_at = now()
+  WHERE patch_id = $1 AND asset_id = $2 AND attempts < $3`;
+
 /**
  * Starts the workflow's attempt `attempt` at a host, once: `in-progress`, reason cleared. A host
  * left changed by an unfinished earlier attempt resumes at its stage; any other starts anew. Returns
  * the row when it started the attempt, undefined when the attempt had already begun.
  */
-export async function beginAttempt(db: Db, patchId: string, assetId: string, attempt: number): Promise<HostState | undefined> {
-  const { rows } = await db.query(
-    `UPDATE deployment_hosts SET attempts = $3, status = 'in-progress', reason = NULL, finished_at = NULL,
-       stage = CASE WHEN stage IN ('changed', 'rebooted') AND changed THEN stage ELSE 'new' END,
-       started_at = coalesce(started_at, now()), updated_at = now()
-     WHERE patch_id = $1 AND asset_id = $2 AND attempts < $3
-     RETURNING ${HOST_STATE_COLUMNS}`,
-    [patchId, assetId, attempt],
-  );
+async function beginAttempt(db: Db, patchId: string, assetId: string, attempt: number): Promise<HostState | undefined> {
+  const { rows } = await db.query(`${BEGIN_ATTEMPT} RETURNING ${HOST_STATE_COLUMNS}`, [patchId, assetId, attempt]);
   return rows[0] ? toHostState(rows[0]) : undefined;
 }
 
@@ -399,28 +407,90 @@ export async function moveHostWithSteps(
   steps: StepRecord[],
 ): Promise<boolean> {
   const { sql, params } = moveStatement(key, from, update);
-  const n = params.length;
-  params.push(
-    steps.map((s) => s.step),
-    steps.map((s) => s.ok),
-    steps.map((s) => s.detail),
-    steps.map((s) => (s.changes ? JSON.stringify(s.changes) : null)),
-    steps.map((s) => s.at),
-  );
   const { rows } = await db.query<{ moved: number }>(
-    `WITH moved AS (${sql} RETURNING 1),
-     recorded AS (
+    prepared(`WITH moved AS (${sql} RETURNING 1), ${recordsOfMove(params, steps)} SELECT count(*)::int AS moved FROM moved`, params),
+  );
+  return rows[0]!.moved === 1;
+}
+
+/**
+ * An install in one statement (one round trip, atomic without a transaction): the host moves on
+ * from `from` with its records, and the asset's packages change as `change` says, or nothing
+ * happens. `lost`: the host is no longer at `from`, or the asset's packages are no longer the ones
+ * `change` was worked out from. `retry`: a package or set another host stored at the same moment
+ * is not visible to this statement yet; the next one sees it.
+ */
+export async function installAndMoveHost(
+  db: Db,
+  key: { patchId: string; assetId: string; attempt: number },
+  from: Stage,
+  update: HostUpdate,
+  steps: StepRecord[],
+  change: PackageChange,
+): Promise<'moved' | 'lost' | 'retry'> {
+  const { sql, params } = moveStatement(key, from, update);
+  const at = (value: unknown) => `$${params.push(value)}`;
+  const fromSet = at(change.fromSetId);
+  const digest = at(change.digest);
+  const ids = at(change.ids);
+  const column = (pick: (p: PackageChange['fresh'][number]['package']) => string | undefined) => at(change.fresh.map((f) => pick(f.package) ?? ''));
+  const fresh = `unnest(${at(change.fresh.map((f) => f.position))}::int[], ${column((p) => p.name)}::text[], ${column((p) => p.version)}::text[],
+                        ${column((p) => p.source)}::text[], ${column((p) => p.arch)}::text[], ${column((p) => p.ecosystem)}::text[])`;
+  // the host and the asset are locked first (and seen as they are now), then everything else depends on both
+  const statement = prepared(
+    `WITH host AS (
+       SELECT 1 FROM deployment_hosts
+       WHERE patch_id = $1 AND asset_id = $2 AND attempts = $3 AND stage = $4 AND ($5::text IS NULL OR status = $5::text) FOR UPDATE
+     ), asset AS (
+       SELECT 1 FROM assets WHERE id = $2 AND package_set_id = ${fromSet}::bigint AND EXISTS (SELECT 1 FROM host) FOR UPDATE
+     ), k AS (
+       SELECT * FROM ${fresh} AS k(position, name, version, source, arch, ecosystem)
+     ), stored AS (
+       INSERT INTO packages (name, version, source, arch, ecosystem)
+       SELECT name, version, source, arch, ecosystem FROM k WHERE EXISTS (SELECT 1 FROM asset)
+       ORDER BY name, version, source, arch, ecosystem
+       ON CONFLICT DO NOTHING
+       RETURNING id, name, version, source, arch, ecosystem
+     ), resolved AS (
+       SELECT k.position, coalesce(s.id, p.id) AS id
+       FROM k LEFT JOIN stored s USING (name, version, source, arch, ecosystem) LEFT JOIN packages p USING (name, version, source, arch, ecosystem)
+     ), list AS (
+       SELECT array_agg(coalesce(x.id, r.id) ORDER BY x.i) AS ids, bool_and(coalesce(x.id, r.id) IS NOT NULL) AS complete
+       FROM unnest(${ids}::bigint[]) WITH ORDINALITY AS x(id, i) LEFT JOIN resolved r ON r.position = x.i
+     ), added AS (
+       INSERT INTO package_sets (digest, package_ids)
+       SELECT decode(${digest}, 'hex'), ids FROM list WHERE complete AND EXISTS (SELECT 1 FROM asset)
+       ON CONFLICT (digest) DO NOTHING
+       RETURNING id
+     ), target AS (
+       SELECT id FROM added UNION ALL SELECT id FROM package_sets WHERE digest = decode(${digest}, 'hex') LIMIT 1
+     ), changed AS (
+       UPDATE assets SET package_set_id = (SELECT id FROM target), updated_at = now()
+       WHERE id = $2 AND EXISTS (SELECT 1 FROM asset) AND EXISTS (SELECT 1 FROM target)
+       RETURNING 1
+     ), moved AS (
+       ${sql} AND EXISTS (SELECT 1 FROM changed) RETURNING 1
+     ), ${recordsOfMove(params, steps)}
+     SELECT (SELECT count(*) FROM asset)::int AS ready, (SELECT count(*) FROM moved)::int AS moved`,
+    params,
+  );
+  const { rows } = await db.query<{ ready: number; moved: number }>(statement);
+  const { ready, moved } = rows[0]!;
+  return moved === 1 ? 'moved' : ready === 1 ? 'retry' : 'lost';
+}
+
+/** The CTE `recorded`: the step records of the host's move, written when CTE `moved` has a row. */
+function recordsOfMove(params: unknown[], steps: StepRecord[]): string {
+  const at = (value: unknown) => `$${params.push(value)}`;
+  return `recorded AS (
        INSERT INTO deployment_records (patch_id, asset_id, attempt, step, ok, detail, changes, at)
        SELECT $1, $2, $3, x.step, x.ok, x.detail, x.changes, x.at
-       FROM unnest($${n + 1}::text[], $${n + 2}::boolean[], $${n + 3}::text[], $${n + 4}::jsonb[], $${n + 5}::timestamptz[])
+       FROM unnest(${at(steps.map((s) => s.step))}::text[], ${at(steps.map((s) => s.ok))}::boolean[], ${at(steps.map((s) => s.detail))}::text[],
+                   ${at(steps.map((s) => (s.changes ? JSON.stringify(s.changes) : null)))}::jsonb[], ${at(steps.map((s) => s.at))}::timestamptz[])
             WITH ORDINALITY AS x(step, ok, detail, changes, at, i)
        WHERE EXISTS (SELECT 1 FROM moved)
        ORDER BY x.i
-     )
-     SELECT count(*)::int AS moved FROM moved`,
-    params,
-  );
-  return rows[0]!.moved === 1;
+     )`;
 }
 
 function moveStatement(
@@ -587,20 +657,50 @@ export async function finishDeployment(db: Db, patchId: string, outcome: Outcome
 }
 
 /** An asset's simulation flags, OS and the installed versions of the named packages. */
-export async function hostInventory(
+export interface HostInventory {
+  simulation: unknown;
+  os: { name: string; version: string };
+  /** Every installed package, in the asset's order, with the set it is stored as. */
+  stored: StoredPackages;
+}
+
+/** The asset's columns `toHostInventory` reads (an asset `a`); null columns when there is no asset. */
+const INVENTORY_COLUMNS = `a.id AS inventory_asset, a.simulation, a.os_name, a.os_version, a.package_set_id,
+  coalesce((SELECT json_agg(json_build_object('id', p.id::text, 'name', p.name, 'version', p.version, 'source', p.source,
+                                              'arch', p.arch, 'ecosystem', p.ecosystem) ORDER BY u.n)
+            FROM package_sets s, unnest(s.package_ids) WITH ORDINALITY AS u(pid, n) JOIN packages p ON p.id = u.pid
+            WHERE s.id = a.package_set_id), '[]') AS packages`;
+
+function toHostInventory(r: any): HostInventory | undefined {
+  if (r.inventory_asset === null) return undefined;
+  return { simulation: r.simulation, os: { name: r.os_name, version: r.os_version }, stored: { setId: String(r.package_set_id), packages: r.packages } };
+}
+
+export async function hostInventory(db: Db, assetId: string): Promise<HostInventory | undefined> {
+  const { rows } = await db.query(`SELECT ${INVENTORY_COLUMNS} FROM assets a WHERE a.id = $1`, [assetId]);
+  return rows[0] ? toHostInventory(rows[0]) : undefined;
+}
+
+/**
+ * `beginAttempt` (or the row as it is, when the attempt had begun) and the asset's inventory, in
+ * one statement. undefined when the host is not in the patch.
+ */
+export async function beginAttemptWithInventory(
   db: Db,
+  patchId: string,
   assetId: string,
-  names: string[],
-): Promise<{ simulation: unknown; os: { name: string; version: string }; packages: { name: string; version: string; ecosystem: string }[] } | undefined> {
-  const { rows } = await db.query(
-    `SELECT a.simulation, a.os_name, a.os_version,
-            coalesce((SELECT json_agg(json_build_object('name', p.name, 'version', p.version, 'ecosystem', p.ecosystem) ORDER BY u.n)
-                      FROM package_sets s, unnest(s.package_ids) WITH ORDINALITY AS u(pid, n) JOIN packages p ON p.id = u.pid
-                      WHERE s.id = a.package_set_id AND p.name = ANY($2)), '[]') AS packages
-     FROM assets a WHERE a.id = $1`,
-    [assetId, names],
+  attempt: number,
+): Promise<{ state: HostState; inventory: HostInventory | undefined } | undefined> {
+  const statement = prepared(
+    `WITH begun AS (${BEGIN_ATTEMPT} RETURNING ${HOST_STATE_COLUMNS}),
+     host AS (
+       SELECT * FROM begun
+       UNION ALL
+       SELECT ${HOST_STATE_COLUMNS} FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2 AND NOT EXISTS (SELECT 1 FROM begun)
+     )
+     SELECT host.*, ${INVENTORY_COLUMNS} FROM host LEFT JOIN assets a ON a.id = $2`,
+    [patchId, assetId, attempt],
   );
-  const r = rows[0];
-  if (!r) return undefined;
-  return { simulation: r.simulation, os: { name: r.os_name, version: r.os_version }, packages: r.packages };
+  const { rows } = await db.query(statement);
+  return rows[0] ? { state: toHostState(rows[0]), inventory: toHostInventory(rows[0]) } : undefined;
 }

@@ -9,7 +9,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type Activities } from '../../src/activities';
-import { getAsset, setAssetPackages, upsertAssets } from '../../src/db/assets';
+import { getAsset, planPackageChange, setAssetPackages, upsertAssets, type StoredPackages } from '../../src/db/assets';
+import { beginAttemptWithInventory, hostInventory, installAndMoveHost } from '../../src/db/deployments';
 import { importOsv } from '../../src/db/feeds';
 import { savePolicy } from '../../src/db/policy';
 import { inTransaction } from '../../src/db/transaction';
@@ -136,6 +137,42 @@ describe('simulated connector: the per-host pipeline', () => {
       expect(rows.filter((s) => s.step === 'precheck')).toHaveLength(1);
     }
     expect(await installed('idem-2', 'openssh-server')).toBe(SSH_FIXED);
+  });
+
+  it('an instant install (installMs 0, no fault, no reboot) commits the whole pipeline at once, and only once', async () => {
+    const { patchId } = await deploy([sshHost('instant-1', { simulation: { installMs: 0 } })]);
+    const twice = await Promise.all([run(acts.deployHost, await work(patchId, 'instant-1')), run(acts.deployHost, await work(patchId, 'instant-1'))]);
+    expect(twice.map((r) => r.status)).toEqual(['installed', 'installed']);
+    expect(await stepNames(patchId, 'instant-1')).toEqual(['precheck:ok', 'backup:ok', 'pre-install:ok', 'install:ok', 'post-check:ok']);
+    expect(await host(patchId, 'instant-1')).toMatchObject({ status: 'installed', stage: 'done', changed: true, previous_versions: { 'openssh-server': SSH_OLD } });
+    expect(await installed('instant-1', 'openssh-server')).toBe(SSH_FIXED);
+    expect(await installed('instant-1', 'bash')).toBe('5.1-6ubuntu1');
+  });
+
+  it('an instant install changes nothing when the packages changed after the inspection, and carries on from the new ones', async () => {
+    const { patchId } = await deploy([sshHost('stale-1', { simulation: { installMs: 0 } })]);
+    const { state, inventory } = (await beginAttemptWithInventory(pool, patchId, 'stale-1', 1))!;
+    const key = { patchId, assetId: 'stale-1', attempt: state.attempts };
+    const install = async (stored: StoredPackages) => {
+      const change = planPackageChange(stored, [{ name: 'openssh-server', version: SSH_FIXED }])!;
+      const steps = [{ step: 'install' as const, ok: true, detail: 'installed', changes: change.applied, at: new Date().toISOString() }];
+      return installAndMoveHost(pool, key, 'new', { stage: 'done', status: 'installed', changed: true, finished: true }, steps, change);
+    };
+    // another patch changes the host between the inspection and the install
+    await inTransaction(pool, (client) => setAssetPackages(client, 'stale-1', [{ name: 'bash', version: '5.1-6ubuntu1.1' }]));
+    expect(await install(inventory!.stored)).toBe('lost');
+    expect(await installed('stale-1', 'openssh-server')).toBe(SSH_OLD);
+    expect(await host(patchId, 'stale-1')).toMatchObject({ stage: 'new', status: 'in-progress', changed: false });
+    expect(await stepNames(patchId, 'stale-1')).toEqual([]);
+
+    const current = (await hostInventory(pool, 'stale-1'))!.stored;
+    expect(await install(current)).toBe('moved');
+    expect(await installed('stale-1', 'openssh-server')).toBe(SSH_FIXED);
+    expect(await installed('stale-1', 'bash')).toBe('5.1-6ubuntu1.1');
+    expect(await host(patchId, 'stale-1')).toMatchObject({ stage: 'done', status: 'installed', changed: true });
+    // the same install again (a duplicate call) finds the host moved on, and changes nothing
+    expect(await install(current)).toBe('lost');
+    expect(await stepNames(patchId, 'stale-1')).toEqual(['install:ok']);
   });
 
   it('a host already at the fixed versions is skipped', async () => {
