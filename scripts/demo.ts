@@ -158,13 +158,13 @@ async function main() {
       console.log(`         carl excepts ${straggler.assetId} for 14 days under a compensating control`);
       excepted = true;
     } else if (s.awaiting === 'postmortem') {
-      console.log(`\n${await call('GET', `/v1/patches/${id}/report?format=md`, aude)}`);
       await call('POST', `/v1/patches/${id}/postmortem`, opal, {
         lessonsLearned: 'The emergency path took minutes; demo-app-13 must be rebuilt before the next patch.',
         actions: ['rebuild demo-app-13', 'add a second lab db host'],
       });
       console.log('opal adds the lessons learned');
     } else if (s.state === 'done') {
+      console.log(`\n${await call('GET', `/v1/patches/${id}/report?format=md`, aude)}`);
       console.log(`\npatch ${id}: ${s.outcome} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       console.log(`per host:        ${API}/v1/patches/${id}/hosts`);
       console.log(`report (CSV):    ${API}/v1/patches/${id}/report?format=csv`);
