@@ -5,7 +5,8 @@
  */
 import crypto from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import type { HostStatus, HostWork, PackageTarget, StepRecord } from '../domain/deployment';
+import type { HostStatus, HostWork, PackageTarget, StepRecord, WaveHost } from '../domain/deployment';
+import type { MaintenanceWindow } from '../domain/planner';
 import type { Environment, Outcome, Straggler } from '../domain/patch';
 import type { PackageChange, StoredPackages } from './assets';
 
@@ -180,17 +181,8 @@ export async function deploymentPlan(
   };
 }
 
-export interface WaveHostRow {
-  assetId: string;
-  position: number;
-  connector: 'simulated' | 'agent';
-  redundancyGroup: string | null;
-  role: string | null;
-  packages: PackageTarget[];
-  status: HostStatus;
-  timezone: string;
-  maintenanceWindows: { days: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[]; start: string; end: string }[];
-}
+/** A wave host as stored: its window is worked out from its time zone and maintenance windows. */
+export type WaveHostRow = Omit<WaveHost, 'window'> & { timezone: string; maintenanceWindows: MaintenanceWindow[] };
 
 /**
  * One page of hosts in plan order, after position `after` (positions are unique in a patch): a

@@ -21,7 +21,6 @@ import {
   refuseRevision,
   refuseRolloutAction,
   scopeChanges,
-  type Awaiting,
   type GovernanceView,
   type Refusal,
 } from '../domain/governance';
