@@ -25,10 +25,11 @@ export function buildOpenApiDocument(routes: RouteSpec[], version: string) {
     else if (route.params || route.query) errors.push(400);
     const responses: Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }> = {};
     for (const [status, response] of Object.entries(route.responses)) {
-      responses[status] = {
-        description: response.description,
-        ...(response.schema ? { content: { 'application/json': { schema: response.schema } } } : {}),
+      const content = {
+        ...(response.schema ? { 'application/json': { schema: response.schema } } : {}),
+        ...Object.fromEntries(Object.entries(response.media ?? {}).map(([type, schema]) => [type, { schema }])),
       };
+      responses[status] = { description: response.description, ...(Object.keys(content).length > 0 ? { content } : {}) };
     }
     for (const status of errors) {
       responses[status] ??= { description: ERROR_RESPONSES[status]!, content: { 'application/json': { schema: ErrorResponse } } };

@@ -43,7 +43,8 @@ export interface RouteSpec<B extends Schema = Schema, P extends Schema = Schema,
   csv?: (text: string) => unknown;
   params?: P;
   query?: Q;
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  /** `schema` is the JSON body; `media`, other media types the response may come in. */
+  responses: Record<number, { description: string; schema?: z.ZodType; media?: Record<string, z.ZodType> }>;
   handler: (ctx: RouteContext<Out<B>, Out<P>, Out<Q>>) => Promise<Reply>;
 }
 

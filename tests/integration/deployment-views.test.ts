@@ -316,5 +316,6 @@ describe('GET /v1/compliance', () => {
     const doc = (await stack.call('GET', '/v1/openapi.json')).body;
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/patches/{id}/hosts', '/v1/patches/{id}/report', '/v1/compliance']));
     expect(doc.paths['/v1/patches/{id}/report'].get.responses).toHaveProperty('409');
+    expect(Object.keys(doc.paths['/v1/patches/{id}/report'].get.responses['200'].content)).toEqual(['application/json', 'text/markdown', 'text/csv']);
   });
 });

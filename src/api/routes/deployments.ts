@@ -71,7 +71,11 @@ export function deploymentRoutes(deps: ApiDeps): RouteSpec[] {
       params: PatchIdParam,
       query: ReportQuery,
       responses: {
-        200: { description: 'the report as of now (final once the patch has an outcome); text/markdown or text/csv by format', schema: PatchReport },
+        200: {
+          description: 'the report as of now (final once the patch has an outcome); text/markdown or text/csv by format',
+          schema: PatchReport,
+          media: { 'text/markdown': z.string(), 'text/csv': z.string().describe('RFC 4180, one row per host') },
+        },
         404: { description: 'no such patch' },
         409: { description: 'the patch has not reached deployment (lab test) yet' },
       },
