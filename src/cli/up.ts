@@ -76,7 +76,8 @@ export async function up(config: Config, logger: Logger): Promise<void> {
     const admin = resolveAdminToken(config.dataDir, config.adminToken);
     const worker = await startWorker({ temporal, databaseUrl, logger });
     shutdown.add('worker', worker.stop);
-    const api = await startApi({ temporal, databaseUrl, port: config.port, adminToken: admin.token, logger });
+    // one machine's stack: loopback only, like the dev server (`patchflow api` listens on every interface)
+    const api = await startApi({ temporal, databaseUrl, port: config.port, host: '127.0.0.1', adminToken: admin.token, logger });
     shutdown.add('api', api.stop);
 
     worker.done.catch(async (err) => {

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { freePort, portInUse } from '../../src/runtime/ports';
+import { portInUse } from '../../src/runtime/ports';
+import { stablePorts } from '../helpers/ports';
 import { SHARED_DATA } from '../helpers/shared-data';
 
 const run = promisify(execFile);
@@ -91,11 +92,12 @@ async function processesUsing(dir: string): Promise<string[]> {
 
 describe('patchflow up', () => {
   it('starts everything, survives a restart, and stops cleanly on Ctrl-C and SIGTERM', { timeout: 180_000 }, async () => {
-    const ports: Ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), pg: await freePort() };
+    const [apiPort, temporalPort, uiPort, pgPort] = (await stablePorts(4)) as [number, number, number, number];
+    const ports: Ports = { api: apiPort, temporal: temporalPort, ui: uiPort, pg: pgPort };
 
     // first start: initialises the data directory
     const first = await startUp(ports);
-    expect(first.banner).toContain(`API              http://localhost:${ports.api}`);
+    expect(first.banner).toContain(`API              http://127.0.0.1:${ports.api}`);
     expect(first.banner).toContain(`Temporal Web UI  http://127.0.0.1:${ports.ui}`);
     const token = /Admin token\s+(\S+)/.exec(first.banner)![1]!;
     expect(fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim()).toBe(token);
