@@ -106,14 +106,14 @@ program
   .description('Import assets (JSON or CSV) or advisory feeds (a file or a folder of JSON files) through the API')
   .argument('<kind>', 'assets | osv | cve | kev')
   .argument('<path>', 'a file, or a folder for osv, cve and kev')
-  .option('--api <url>', 'the API (default: $PATCHFLOW_API_URL, else http://localhost:$PORT)')
+  .option('--api <url>', 'the API (default: $PATCHFLOW_API_URL, else http://127.0.0.1:$PORT)')
   .option('--token <token>', 'an operator token (default: $PATCHFLOW_TOKEN)')
   .action(async (kind: string, target: string, opts: { api?: string; token?: string }) => {
     if (!['assets', 'osv', 'cve', 'kev'].includes(kind)) throw new Error(`unknown kind "${kind}": assets, osv, cve or kev`);
     const config = loadConfig();
     const token = opts.token ?? process.env.PATCHFLOW_TOKEN;
     if (!token) throw new Error('an operator token is needed: --token or PATCHFLOW_TOKEN');
-    const api = opts.api ?? process.env.PATCHFLOW_API_URL ?? `http://localhost:${config.port}`;
+    const api = opts.api ?? process.env.PATCHFLOW_API_URL ?? `http://127.0.0.1:${config.port}`;
     await importFiles(kind as ImportKind, target, { api, token, print: (line) => process.stdout.write(`${line}\n`) });
   });
 
