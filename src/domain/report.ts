@@ -54,14 +54,7 @@ export interface ReportInput {
   breaches: BreachRecord[];
 }
 
-export interface HostLine {
-  assetId: string;
-  ring: Environment;
-  wave: number | null;
-  status: HostStatus;
-  reason: string | null;
-  attempts: number;
-}
+export type HostLine = Pick<HostRecord, 'assetId' | 'ring' | 'wave' | 'status' | 'reason' | 'attempts'>;
 
 export interface TimelineEntry {
   at: string;

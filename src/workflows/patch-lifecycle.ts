@@ -8,6 +8,7 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { UpdateDefinition } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { parseDuration } from '../domain/duration';
 import {
@@ -580,80 +581,40 @@ class Governance {
   /** The rollout's updates: validated here against the rules, carried out by the rollout. */
   private registerRolloutHandlers(): void {
     const s = this.status;
-    const rollout = () => {
-      if (!this.rollout) refuse({ kind: 'conflict', message: `Nothing is being deployed in phase ${s.phase}` });
-      return this.rollout!;
-    };
-    setHandler(
+    const handle = <I extends { actor: Actor }>(
+      update: UpdateDefinition<PatchStatus, [I]>,
+      check: (input: I) => Refusal | undefined,
+      carryOut: (rollout: Rollout, input: I) => void | Promise<void>,
+    ) =>
+      setHandler(
+        update,
+        async (input) => {
+          await carryOut(this.rollout!, input);
+          return s;
+        },
+        {
+          validator: (input) => {
+            checkActor(input);
+            refuse(check(input));
+            if (!this.rollout) refuse({ kind: 'conflict', message: `Nothing is being deployed in phase ${s.phase}` });
+          },
+        },
+      );
+    handle(
       rolloutUpdate,
-      async (input) => {
-        await this.rollout!.act(input.action, input.actor, input.comment);
-        return s;
-      },
-      {
-        validator: (input) => {
-          checkActor(input);
-          if (!ROLLOUT_ACTIONS.includes(input.action)) refuse({ kind: 'invalid', message: `action is one of ${ROLLOUT_ACTIONS.join(', ')}` });
-          refuse(refuseRolloutAction(this.view(), input.actor, input.action));
-          rollout();
-        },
-      },
+      (input) =>
+        ROLLOUT_ACTIONS.includes(input.action)
+          ? refuseRolloutAction(this.view(), input.actor, input.action)
+          : { kind: 'invalid', message: `action is one of ${ROLLOUT_ACTIONS.join(', ')}` },
+      (rollout, input) => rollout.act(input.action, input.actor, input.comment),
     );
-    setHandler(
-      exceptionUpdate,
-      async (input) => {
-        await this.rollout!.except(input);
-        return s;
-      },
-      {
-        validator: (input) => {
-          checkActor(input);
-          refuse(refuseException(this.view(), input.actor));
-          rollout();
-        },
-      },
-    );
-    setHandler(
+    handle(exceptionUpdate, (input) => refuseException(this.view(), input.actor), (rollout, input) => rollout.except(input));
+    handle(
       deferralUpdate,
-      async (input) => {
-        await this.rollout!.defer(input);
-        return s;
-      },
-      {
-        validator: (input) => {
-          checkActor(input);
-          refuse(refuseDeferral(this.view(), input.actor, { emergency: this.request.emergency, until: input.until, recommendedDeadline: s.deadlines?.recommended ?? null }));
-          rollout();
-        },
-      },
+      (input) => refuseDeferral(this.view(), input.actor, { emergency: this.request.emergency, until: input.until, recommendedDeadline: s.deadlines?.recommended ?? null }),
+      (rollout, input) => rollout.defer(input),
     );
-    setHandler(
-      feedbackUpdate,
-      (input) => {
-        this.rollout!.feedback(input);
-        return s;
-      },
-      {
-        validator: (input) => {
-          checkActor(input);
-          refuse(refuseFeedback(this.view()));
-          rollout();
-        },
-      },
-    );
-    setHandler(
-      postmortemUpdate,
-      (input) => {
-        this.rollout!.postmortemWritten(input);
-        return s;
-      },
-      {
-        validator: (input) => {
-          checkActor(input);
-          refuse(refusePostmortem(this.view(), input.actor));
-          rollout();
-        },
-      },
-    );
+    handle(feedbackUpdate, () => refuseFeedback(this.view()), (rollout, input) => rollout.feedback(input));
+    handle(postmortemUpdate, (input) => refusePostmortem(this.view(), input.actor), (rollout, input) => rollout.postmortemWritten(input));
   }
 }
