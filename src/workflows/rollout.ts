@@ -4,7 +4,7 @@
  * monitoring and the postmortem. The governance part of the workflow owns the update handlers;
  * it hands the rollout's updates to this class.
  */
-import { condition, executeChild, getExternalWorkflowHandle, proxyActivities, startChild, uuid4, workflowInfo } from '@temporalio/workflow';
+import { condition, executeChild, getExternalWorkflowHandle, patched, proxyActivities, startChild, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { DeploymentActivities } from '../activities/deployment-contract';
 import {
   COMPLIANT,
@@ -97,8 +97,8 @@ export class Rollout {
 
   async run(): Promise<RolloutEnd> {
     try {
-      await this.testing();
-      const reasons = await this.ctx.recheckScope();
+      const changedDuringLab = await this.testing();
+      const reasons = changedDuringLab.length > 0 ? changedDuringLab : await this.ctx.recheckScope();
       const scopeChanged = reasons.length > 0 ? reasons : await this.pilot();
       if (scopeChanged.length > 0) {
         this.changingHosts = false;
@@ -116,8 +116,11 @@ export class Rollout {
 
   // ---- the phases ----
 
-  /** Lab deploy, the role test plans, the rollback proof; a failure waits for an approver. */
-  private async testing(): Promise<void> {
+  /**
+   * Lab deploy, the role test plans, the rollback proof; a failure waits for an approver, while
+   * the scope is evaluated again on its interval (the reasons when it changed).
+   */
+  private async testing(): Promise<string[]> {
     const s = this.status;
     const request = this.ctx.request();
     this.ctx.setState('running');
@@ -137,17 +140,27 @@ export class Rollout {
 
     await this.runWave({ patchId: this.patchId, ring: 'lab', wave: null }, null);
     s.lab = await this.labTests(this.deploymentPlan);
-    if (s.lab.failures.length === 0) return;
+    if (s.lab.failures.length === 0) return [];
 
     s.halt = { phase: 'testing', reason: s.lab.failures.join('; '), at: now(), decidedBy: 'approver' };
     s.awaiting = 'lab-decision';
     this.ctx.setState('halted');
     this.ctx.tell('rollout-halted', `"${s.title}" needs an approver after the lab: ${s.halt.reason}`);
-    await condition(() => this.labDecision !== undefined || this.interrupted());
+    const decided = () => this.labDecision !== undefined || this.interrupted();
+    let scopeChanged: string[] = [];
+    // the approval must still hold while the approver decides (histories recorded before waited without a recheck)
+    if (patched('lab-decision-scope-recheck')) {
+      while (!decided() && scopeChanged.length === 0) {
+        if (!(await condition(decided, ms(this.ctx.scopeRecheckInterval()))) && !s.hold) scopeChanged = await this.ctx.recheckScope();
+      }
+    } else {
+      await condition(decided);
+    }
     s.halt = null;
     s.awaiting = 'nothing';
     this.checkStop();
-    this.ctx.setState('running');
+    if (scopeChanged.length === 0) this.ctx.setState('running');
+    return scopeChanged;
   }
 
   private async labTests(plan: DeploymentPlan): Promise<LabReport> {

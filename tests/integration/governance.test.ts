@@ -222,6 +222,8 @@ describe('the path to testing', () => {
   });
 
   it('sends the patch back to approval when a new affected asset appears after approval', async () => {
+    // the lab host affected again (a lab test of an earlier patch may have fixed it)
+    expect((await stack.call('PUT', '/v1/assets', { token: token.opal, body: { assets: [asset('gov-lab-1', { environment: 'lab' })] } })).status).toBe(200);
     const id = await open('opal', { settings: { scopeRecheckInterval: '300ms' } });
     const approved = await approveToTesting(id);
     const digest = approved.approval.scopeDigest;
@@ -243,6 +245,26 @@ describe('the path to testing', () => {
     expect((await decide(id, 'carl', 'cancel')).status).toBe(200);
     await until(id, (s) => s.outcome === 'cancelled');
     await stack.pool.query("DELETE FROM assets WHERE id = 'gov-web-3'");
+  });
+  it('evaluates the scope again while the lab waits for an approver, and sends the patch back to approval when it changes', async () => {
+    // no lab host affected: the lab halts for an approver's decision
+    const fixedLab = asset('gov-lab-1', { environment: 'lab', packages: [{ name: 'libgov1', source: 'govsrc', version: '1.0-1ubuntu2', arch: 'amd64' }] });
+    expect((await stack.call('PUT', '/v1/assets', { token: token.opal, body: { assets: [fixedLab] } })).status).toBe(200);
+    const id = await open('opal', { settings: { scopeRecheckInterval: '300ms' } });
+    await approveToTesting(id);
+    const halted = await until(id, (s) => s.awaiting === 'lab-decision', 'the lab decision');
+    expect(halted.halt.reason).toContain('No lab host is affected');
+
+    expect((await stack.call('PUT', '/v1/assets', { token: token.opal, body: { assets: [asset('gov-web-4')] } })).status).toBe(200);
+    const back = await until(id, (s) => s.phase === 'approval', 'approval again');
+    expect(back).toMatchObject({ awaiting: 'decision', state: 'waiting', halt: null, approval: null });
+    expect(back.approvalInvalidated.reasons).toEqual(['The affected assets changed: approved lab 0, pilot 0, production 2; now lab 0, pilot 0, production 3']);
+
+    expect((await decide(id, 'carl', 'cancel')).status).toBe(200);
+    await until(id, (s) => s.outcome === 'cancelled');
+    await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'governance-scope-changed-during-lab-decision');
+    await stack.pool.query("DELETE FROM assets WHERE id = 'gov-web-4'");
+    expect((await stack.call('PUT', '/v1/assets', { token: token.opal, body: { assets: [asset('gov-lab-1', { environment: 'lab' })] } })).status).toBe(200);
   });
 });
 
