@@ -4,14 +4,14 @@
  *
  *   a synthetic fleet of 30 Ubuntu 22.04 hosts (lab, pilot, a web and a db cluster, app servers;
  *   one host unreachable, one slow) → the regreSSHion advisory USN-6859-1 with its CVE and KEV
- *   records from ../shared/data (or, without them, a small advisory of our own) → an emergency
+ *   records from the repository's fixtures (fixtures/feeds) → an emergency
  *   patch: one review, an approval with the maintenance-window bypass, lab test, pilot, three
  *   production waves, verification, an approver's exception for the unreachable host,
  *   monitoring, the postmortem → the report and the Temporal Web UI link.
  *
  * Configuration: PATCHFLOW_API_URL (default http://127.0.0.1:$PORT, PORT 3000),
  * PATCHFLOW_ADMIN_TOKEN (else the token `npm start` keeps in $PATCHFLOW_DATA_DIR/admin-token),
- * PATCHFLOW_TEMPORAL_UI_PORT (8233), PATCHFLOW_SHARED_DATA (default ../shared/data).
+ * PATCHFLOW_TEMPORAL_UI_PORT (8233).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -20,7 +20,7 @@ import path from 'node:path';
 const env = process.env;
 const API = env.PATCHFLOW_API_URL ?? `http://127.0.0.1:${env.PORT ?? 3000}`;
 const UI = `http://127.0.0.1:${env.PATCHFLOW_TEMPORAL_UI_PORT ?? 8233}`;
-const SHARED = env.PATCHFLOW_SHARED_DATA ?? path.resolve(process.cwd(), '..', 'shared', 'data');
+const FEEDS = path.resolve(__dirname, '..', 'fixtures', 'feeds');
 const VULNERABLE = '1:8.9p1-3ubuntu0.6';
 
 function adminToken(): string {
@@ -41,27 +41,14 @@ async function call(method: string, route: string, token: string, body?: unknown
   return res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
 }
 
-/** The advisory: the real regreSSHion notice when the shared data is there, else our own. */
+/** The advisory: the real regreSSHion notice with its CVE record and the KEV catalog, from the repository's fixtures. */
 async function importAdvisory(operator: string): Promise<string> {
-  const osvFile = path.join(SHARED, 'osv', 'ubuntu', 'USN-6859-1.json');
-  if (fs.existsSync(osvFile)) {
-    await call('POST', '/v1/feeds/osv', operator, JSON.parse(fs.readFileSync(osvFile, 'utf8')));
-    const cve = path.join(SHARED, 'cve', 'CVE-2024-6387.json');
-    if (fs.existsSync(cve)) await call('POST', '/v1/feeds/cve', operator, JSON.parse(fs.readFileSync(cve, 'utf8')));
-    const kev = path.join(SHARED, 'kev', 'known_exploited_vulnerabilities.json');
-    if (fs.existsSync(kev)) await call('POST', '/v1/feeds/kev', operator, JSON.parse(fs.readFileSync(kev, 'utf8')));
-    console.log(`advisory: USN-6859-1 (openssh, CVE-2024-6387 "regreSSHion") from ${SHARED}`);
-    return 'USN-6859-1';
-  }
-  await call('POST', '/v1/feeds/osv', operator, {
-    id: 'PATCHFLOW-DEMO-1',
-    modified: '2026-11-01T00:00:00Z',
-    summary: 'openssh: remote code execution in sshd (demo advisory)',
-    severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
-    affected: [{ package: { ecosystem: 'Ubuntu:22.04:LTS', name: 'openssh' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1:8.9p1-3ubuntu0.10' }] }] }],
-  });
-  console.log(`advisory: PATCHFLOW-DEMO-1, written by the demo (${SHARED} not found)`);
-  return 'PATCHFLOW-DEMO-1';
+  const read = (...parts: string[]) => JSON.parse(fs.readFileSync(path.join(FEEDS, ...parts), 'utf8'));
+  await call('POST', '/v1/feeds/osv', operator, read('osv', 'ubuntu', 'USN-6859-1.json'));
+  await call('POST', '/v1/feeds/cve', operator, read('cve', 'CVE-2024-6387.json'));
+  await call('POST', '/v1/feeds/kev', operator, read('kev', 'known_exploited_vulnerabilities.json'));
+  console.log('advisory: USN-6859-1 (openssh, CVE-2024-6387 "regreSSHion") from fixtures/feeds');
+  return 'USN-6859-1';
 }
 
 function fleet() {

@@ -1,5 +1,5 @@
 /**
- * Assessment over HTTP on the real servers: the inventory, the real feeds of ../shared/data,
+ * Assessment over HTTP on the real servers: the inventory, the real feeds of fixtures/feeds,
  * exact applicability per Ubuntu notice, and the assessment phase of the workflow.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { PatchPriority, PatchPhase } from '../../src/workflows/search-attributes
 import { saveHistory } from '../helpers/histories';
 import { testAsset } from '../helpers/assets';
 import { startTestStack, type TestStack } from '../helpers/servers';
-import { cveRecords, kevCatalog, osvRecords, readJsonDir } from '../helpers/shared-data';
+import { cveRecords, kevCatalog, osvRecords, readJsonDir } from '../helpers/fixtures';
 
 let stack: TestStack;
 let operator: string;
@@ -47,7 +47,7 @@ async function waitForPhase(workflowId: string, accept: (status: any) => boolean
   throw new Error(`workflow ${workflowId} did not get there`);
 }
 
-describe('feeds from ../shared/data', () => {
+describe('feeds from fixtures/feeds', () => {
   it('imports everything, then a second import reports nothing new and changes nothing', async () => {
     const first = await importAll();
     expect(first.osv.body).toEqual({ imported: osvRecords().length, updated: 0, skipped: 0 });

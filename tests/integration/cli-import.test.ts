@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../helpers/servers';
-import { SHARED_DATA } from '../helpers/shared-data';
+import { FEEDS } from '../helpers/fixtures';
 
 const run = promisify(execFile);
 const CLI = path.resolve(__dirname, '..', '..', 'bin', 'patchflow.js');
@@ -20,15 +20,15 @@ afterAll(() => stack?.stop());
 
 const patchflow = async (...args: string[]) => (await run(process.execPath, [CLI, ...args, '--api', stack.baseUrl, '--token', token])).stdout;
 
-it('imports ../shared/data with `patchflow import`, and a second time changes nothing', async () => {
-  const osvCount = ['ubuntu', 'debian', 'alpine', 'maven'].reduce((n, d) => n + fs.readdirSync(path.join(SHARED_DATA, 'osv', d)).length, 0);
-  expect(await patchflow('import', 'osv', path.join(SHARED_DATA, 'osv'))).toBe(`osv: ${osvCount} records: ${osvCount} imported, 0 updated, 0 unchanged\n`);
-  expect(await patchflow('import', 'cve', path.join(SHARED_DATA, 'cve'))).toMatch(/^cve: 14 records: 14 imported/);
-  expect(await patchflow('import', 'kev', path.join(SHARED_DATA, 'kev'))).toMatch(/^kev known_exploited_vulnerabilities.json: 1404 imported/);
+it('imports fixtures/feeds with `patchflow import`, and a second time changes nothing', async () => {
+  const osvCount = ['ubuntu', 'debian', 'alpine', 'maven'].reduce((n, d) => n + fs.readdirSync(path.join(FEEDS, 'osv', d)).length, 0);
+  expect(await patchflow('import', 'osv', path.join(FEEDS, 'osv'))).toBe(`osv: ${osvCount} records: ${osvCount} imported, 0 updated, 0 unchanged\n`);
+  expect(await patchflow('import', 'cve', path.join(FEEDS, 'cve'))).toMatch(/^cve: 14 records: 14 imported/);
+  expect(await patchflow('import', 'kev', path.join(FEEDS, 'kev'))).toMatch(/^kev known_exploited_vulnerabilities.json: 1404 imported/);
 
-  expect(await patchflow('import', 'osv', path.join(SHARED_DATA, 'osv'))).toBe(`osv: ${osvCount} records: 0 imported, 0 updated, ${osvCount} unchanged\n`);
-  expect(await patchflow('import', 'cve', path.join(SHARED_DATA, 'cve'))).toBe('cve: 14 records: 0 imported, 0 updated, 14 unchanged\n');
-  expect(await patchflow('import', 'kev', path.join(SHARED_DATA, 'kev'))).toMatch(/0 imported, 0 updated, 1404 unchanged/);
+  expect(await patchflow('import', 'osv', path.join(FEEDS, 'osv'))).toBe(`osv: ${osvCount} records: 0 imported, 0 updated, ${osvCount} unchanged\n`);
+  expect(await patchflow('import', 'cve', path.join(FEEDS, 'cve'))).toBe('cve: 14 records: 0 imported, 0 updated, 14 unchanged\n');
+  expect(await patchflow('import', 'kev', path.join(FEEDS, 'kev'))).toMatch(/0 imported, 0 updated, 1404 unchanged/);
 });
 
 it('imports assets from CSV and reports a bad file with the API error', async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorResponse } from '../../src/api/schemas';
 import { HostsPage, PatchReport, ComplianceView } from '../../src/api/deployment-schemas';
 import { startTestStack, type TestStack } from '../helpers/servers';
-import { readJson } from '../helpers/shared-data';
+import { readJson } from '../helpers/fixtures';
 
 let stack: TestStack;
 let auditor: string;
@@ -214,7 +214,7 @@ describe('GET /v1/patches/:id/report', () => {
     expect(csv.contentType).toBe('text/csv; charset=utf-8');
     expect(csv.disposition).toBe(`attachment; filename="patch-${EMERGENCY}-hosts.csv"`);
     expect(csv.text.split('\r\n')[0]).toBe('asset,ring,wave,status,reason,attempts,started,finished,sla');
-    const rows = parse(csv.text, { columns: true }) as Record<string, string>[];
+    const rows = parse<Record<string, string>>(csv.text, { columns: true });
     expect(rows.map((r) => r.asset)).toEqual(['lab-1', 'pilot-1', 'web-1', 'web-2', 'web-3', 'db-1', 'db-2']);
     expect(rows[3]).toEqual({
       asset: 'web-2',

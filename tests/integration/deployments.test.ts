@@ -22,7 +22,7 @@ import { nextPatchWindow, type MaintenanceWindow } from '../../src/domain/planne
 import { assessPatch } from '../../src/services/assessment';
 import { testAsset } from '../helpers/assets';
 import { freshDatabase, logger } from '../helpers/servers';
-import { readJson } from '../helpers/shared-data';
+import { readJson } from '../helpers/fixtures';
 
 /** OpenSSH (USN-6859-1): 22.04 fixed in 1:8.9p1-3ubuntu0.10. glibc (USN-6409-1): libc6 fixed in 2.35-0ubuntu3.4, a reboot. */
 const OPENSSH = 'USN-6859-1';
@@ -86,7 +86,7 @@ async function work(patchId: string, assetId: string, attempt = 1): Promise<Host
 
 /** Runs an activity in a mock environment: a fresh one unless given (a cancelled one stays cancelled). */
 const runIn = <A extends unknown[], R>(env: MockActivityEnvironment, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
-  env.run(fn, ...args) as Promise<R>;
+  env.run<A, R, typeof fn>(fn, ...args);
 const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => runIn(new MockActivityEnvironment(), fn, ...args);
 
 const host = async (patchId: string, assetId: string) =>

@@ -1,14 +1,14 @@
 /**
  * `GET /v1/patches` (Temporal visibility) and `GET /v1/patches/:id/history` (the workflow
  * history) on live patches. The dev server is shared by every test file, so this file opens its
- * patches on advisories of its own (real notices of ../shared/data under fresh ids) and filters
+ * patches on advisories of its own (real notices of fixtures/feeds under fresh ids) and filters
  * by them; the comparison with `temporal workflow list` covers the whole namespace.
  */
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATES } from '../../src/domain/patch';
 import { startTestStack, type TestStack } from '../helpers/servers';
-import { readJson } from '../helpers/shared-data';
+import { readJson } from '../helpers/fixtures';
 import { eventually, listedBothWays } from '../helpers/visibility';
 
 let stack: TestStack;
@@ -63,7 +63,7 @@ beforeAll(async () => {
   for (const patch of [patches.emergency, patches.scheduled]) {
     expect((await eventually(() => status(patch.id), (s) => s.phase !== 'assessment')).phase).toBe('peer-review');
   }
-  expect((await stack.client.workflow.getHandle(patches.notApplicable.workflowId).result()) as any).toMatchObject({ outcome: 'not-applicable' });
+  expect((await stack.client.workflow.getHandle(patches.notApplicable.workflowId).result())).toMatchObject({ outcome: 'not-applicable' });
 });
 afterAll(() => stack?.stop());
 

@@ -4,7 +4,7 @@ import { statusQuery } from '../../src/workflows/definitions';
 import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchPriority } from '../../src/workflows/search-attributes';
 import { saveHistory } from '../helpers/histories';
 import { startTestStack, type TestStack } from '../helpers/servers';
-import { readJson } from '../helpers/shared-data';
+import { readJson } from '../helpers/fixtures';
 
 let stack: TestStack;
 let operator: string;

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { portInUse } from '../../src/runtime/ports';
 import { stablePorts } from '../helpers/ports';
-import { SHARED_DATA } from '../helpers/shared-data';
+import { FEEDS } from '../helpers/fixtures';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -56,10 +56,10 @@ async function startUp(ports: Ports): Promise<{ child: ChildProcess; banner: str
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stdout = '';
   let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
   const banner = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not up after 60 s:\n${stdout}\n${stderr}`)), 60_000);
-    child.stdout!.on('data', (chunk) => {
+    child.stdout.on('data', (chunk) => {
       stdout += chunk;
       if (stdout.includes('Press Ctrl-C to stop.')) {
         clearTimeout(timer);
@@ -113,7 +113,7 @@ describe('patchflow up', () => {
 
     const operator = await api(ports, 'POST', '/v1/users', token, { name: 'olivia', roles: ['operator'] });
     expect(operator.status).toBe(201);
-    const notice = JSON.parse(fs.readFileSync(path.join(SHARED_DATA, 'osv', 'ubuntu', 'USN-6859-1.json'), 'utf8'));
+    const notice = JSON.parse(fs.readFileSync(path.join(FEEDS, 'osv', 'ubuntu', 'USN-6859-1.json'), 'utf8'));
     expect((await api(ports, 'POST', '/v1/feeds/osv', operator.body.token, notice)).status).toBe(200);
     const host = {
       id: 'web-01',

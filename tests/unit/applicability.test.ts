@@ -3,7 +3,7 @@ import { affectedPackages, type CandidateGroup } from '../../src/domain/applicab
 import { osEcosystems } from '../../src/domain/asset';
 import { assetsFromCsv, CsvError } from '../../src/domain/asset-csv';
 import { advisoryCves, evaluateAffected, OsvRecord } from '../../src/domain/osv';
-import { readJson } from '../helpers/shared-data';
+import { readJson } from '../helpers/fixtures';
 
 const record = (...parts: string[]) => OsvRecord.parse(readJson(...parts));
 

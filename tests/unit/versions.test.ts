@@ -29,7 +29,7 @@ function negate(order: Ordering): Ordering {
   return order === 0 ? 0 : order === 1 ? -1 : 1;
 }
 
-const VECTORS_DIR = path.resolve(__dirname, '../../../shared/data/versions');
+const VECTORS_DIR = path.resolve(__dirname, '../../fixtures/versions');
 
 function readVectors(file: string): Vector[] {
   return JSON.parse(fs.readFileSync(path.join(VECTORS_DIR, file), 'utf8')) as Vector[];

@@ -1,16 +1,18 @@
-/** The real advisory data of ../shared/data (read in place, never copied into the project). */
+/** The real public records kept in the repository under `fixtures/` (see fixtures/README.md). */
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const SHARED_DATA = path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
+export const FIXTURES = path.resolve(__dirname, '..', '..', 'fixtures');
+/** Advisory feeds: `osv/<distribution>/`, `cve/`, `kev/`. */
+export const FEEDS = path.join(FIXTURES, 'feeds');
 
 export function readJson<T = any>(...parts: string[]): T {
-  return JSON.parse(fs.readFileSync(path.join(SHARED_DATA, ...parts), 'utf8')) as T;
+  return JSON.parse(fs.readFileSync(path.join(FEEDS, ...parts), 'utf8')) as T;
 }
 
-/** Every JSON file of a folder under shared/data, parsed, in name order. */
+/** Every JSON file of a folder under fixtures/feeds, parsed, in name order. */
 export function readJsonDir<T = any>(dir: string): T[] {
-  const folder = path.join(SHARED_DATA, dir);
+  const folder = path.join(FEEDS, dir);
   return fs
     .readdirSync(folder)
     .filter((f) => f.endsWith('.json'))
