@@ -52,7 +52,7 @@ function fleet(): Asset[] {
     packages: [{ name: 'libbench1', source: 'benchsrc', version: '1.0-1ubuntu1', arch: 'amd64' }],
     connector: 'simulated',
     simulation: { installMs: 0, failInstall: false, failReboot: false, unreachable: false, diskFull: false, failVerify: false },
-  })) as Asset[];
+  }));
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

@@ -1,5 +1,6 @@
+import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { z } from 'zod';
+import { type z } from 'zod';
 import type { Logger } from '../logger';
 
 /** An error the client can act on; rendered as `{"error": {code, message, details}}`. */
@@ -17,6 +18,13 @@ export class ApiError extends Error {
 export const badRequest = (message: string, details?: unknown) => new ApiError(400, 'bad_request', message, details);
 export const notFound = (message: string) => new ApiError(404, 'not_found', message);
 export const conflict = (message: string, details?: unknown) => new ApiError(409, 'conflict', message, details);
+
+/** The gRPC status of an unknown workflow (a history read answers with it, not WorkflowNotFoundError). */
+const GRPC_NOT_FOUND = 5;
+
+/** Temporal knows no such workflow (never started, or past retention). */
+export const isWorkflowNotFound = (err: unknown) =>
+  err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && (err.code as number) === GRPC_NOT_FOUND);
 
 /**
  * A 400 naming each bad field. Inside a list of records the record is named too, by position and

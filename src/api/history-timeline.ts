@@ -228,7 +228,7 @@ function eventTime(event: HistoryEvent): string {
 /** A payload's value; one the default converter cannot read is described by its encoding and size. */
 function decodePayload(payload: Payload): unknown {
   try {
-    return defaultPayloadConverter.fromPayload(payload as Parameters<typeof defaultPayloadConverter.fromPayload>[0]);
+    return defaultPayloadConverter.fromPayload(payload);
   } catch {
     const encoding = payload.metadata?.encoding ? Buffer.from(payload.metadata.encoding).toString() : null;
     return { undecodable: true, encoding, bytes: payload.data?.length ?? 0 };
@@ -285,8 +285,8 @@ function plain(value: unknown): unknown {
   if (typeof value !== 'object') return value;
   const record = value as Record<string, unknown>;
   if (typeof record.toNumber === 'function' && 'low' in record && 'high' in record) return (record as { toNumber(): number }).toNumber();
-  if (record.data instanceof Uint8Array && record.metadata) return summarize(decodePayload(record as Payload));
-  if (Array.isArray(record.payloads) && Object.keys(record).length === 1) return summarize(decodeArgs(record as Payloads));
+  if (record.data instanceof Uint8Array && record.metadata) return summarize(decodePayload(record));
+  if (Array.isArray(record.payloads) && Object.keys(record).length === 1) return summarize(decodeArgs(record));
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(record)) {
     const converted = plain(inner);

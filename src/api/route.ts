@@ -4,7 +4,7 @@
  * operation in the OpenAPI document. Every non-GET call of an authenticated user is audited.
  */
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
-import { z } from 'zod';
+import { type z } from 'zod';
 import type { Role } from '../domain/roles';
 import { auditBody, type AuditEntry } from '../db/audit';
 import type { User } from '../db/users';
@@ -51,7 +51,7 @@ export interface RouteSpec<B extends Schema = Schema, P extends Schema = Schema,
 export function defineRoute<B extends Schema, P extends Schema, Q extends Schema>(
   spec: RouteSpec<B, P, Q>,
 ): RouteSpec {
-  return spec as unknown as RouteSpec;
+  return spec;
 }
 
 /** Resolves the caller from the bearer token (set by the auth middleware). */
@@ -106,7 +106,7 @@ export function mountRoutes(router: Router, routes: RouteSpec[], { authenticate,
       });
     }
     handlers.push(async (req, res) => {
-      const raw = route.csv && req.is('text/csv') ? route.csv(String(req.body ?? '')) : req.body;
+      const raw: unknown = route.csv && req.is('text/csv') ? route.csv(String(req.body ?? '')) : req.body;
       const ctx = {
         body: parse('body', route.body, raw),
         params: parse('params', route.params, req.params),

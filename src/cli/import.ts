@@ -41,7 +41,8 @@ export async function importFiles(kind: ImportKind, target: string, options: Imp
   if (kind === 'assets') {
     const isCsv = target.toLowerCase().endsWith('.csv');
     const text = fs.readFileSync(target, 'utf8');
-    const body = isCsv ? text : JSON.stringify(Array.isArray(JSON.parse(text)) ? { assets: JSON.parse(text) } : JSON.parse(text));
+    const parsed: unknown = isCsv ? null : JSON.parse(text);
+    const body = isCsv ? text : JSON.stringify(Array.isArray(parsed) ? { assets: parsed } : parsed);
     const result = await send(options, 'PUT', '/v1/assets', body, isCsv ? 'text/csv' : 'application/json');
     options.print(`assets: ${result.upserted} upserted`);
     return;
@@ -54,8 +55,8 @@ export async function importFiles(kind: ImportKind, target: string, options: Imp
     return;
   }
   const records = jsonFiles(target).flatMap((file) => {
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-    return Array.isArray(parsed) ? parsed : [parsed];
+    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return Array.isArray(parsed) ? (parsed as unknown[]) : [parsed];
   });
   const total = { imported: 0, updated: 0, skipped: 0 };
   for (let i = 0; i < records.length; i += BATCH) {

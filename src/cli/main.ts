@@ -62,7 +62,7 @@ program
       adminToken: admin.token,
       logger,
     });
-    shutdown.add('api', api.stop);
+    shutdown.add('api', () => api.stop());
     if (admin.source === 'generated') logger.warn({ file: admin.file }, 'generated an admin token (set PATCHFLOW_ADMIN_TOKEN to choose one)');
   });
 
@@ -74,7 +74,7 @@ program
     const shutdown = new Shutdown(logger);
     shutdown.onSignals();
     const worker = await startWorker({ temporal: externalTemporal(config), databaseUrl: requireDatabaseUrl(config), logger });
-    shutdown.add('worker', worker.stop);
+    shutdown.add('worker', () => worker.stop());
     await worker.done;
   });
 
@@ -88,7 +88,7 @@ program
     const shutdown = new Shutdown(logger);
     shutdown.onSignals();
     const agent = await startAgent({ assetId: opts.asset, dryRun: opts.dryRun, temporal: externalTemporal(config), logger });
-    shutdown.add('agent', agent.stop);
+    shutdown.add('agent', () => agent.stop());
     await agent.done;
   });
 

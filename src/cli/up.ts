@@ -49,7 +49,7 @@ export async function up(config: Config, logger: Logger): Promise<void> {
         detached: true,
         logger,
       });
-      shutdown.add('temporal dev server', server.stop);
+      shutdown.add('temporal dev server', () => server.stop());
       temporal = { address: server.address, namespace: server.namespace };
       uiUrl = server.uiUrl;
     }
@@ -68,17 +68,17 @@ export async function up(config: Config, logger: Logger): Promise<void> {
         database: 'patchflow',
         logger,
       });
-      shutdown.add('embedded postgres', pg.stop);
+      shutdown.add('embedded postgres', () => pg.stop());
       databaseUrl = pg.url;
     }
 
     await migrate(databaseUrl, logger);
     const admin = resolveAdminToken(config.dataDir, config.adminToken);
     const worker = await startWorker({ temporal, databaseUrl, logger });
-    shutdown.add('worker', worker.stop);
+    shutdown.add('worker', () => worker.stop());
     // one machine's stack: loopback only, like the dev server (`patchflow api` listens on every interface)
     const api = await startApi({ temporal, databaseUrl, port: config.port, host: '127.0.0.1', adminToken: admin.token, logger });
-    shutdown.add('api', api.stop);
+    shutdown.add('api', () => api.stop());
 
     worker.done.catch(async (err) => {
       logger.error({ err }, 'worker failed; stopping');

@@ -65,6 +65,9 @@ interface Inspection {
 /** The transaction lost the race: another call already moved the host on. */
 const LOST = Symbol('lost');
 
+/** Thrown inside a transaction to roll it back when the race is lost; `transaction` turns it into LOST. */
+class LostRace extends Error {}
+
 const record = (step: PipelineStep, ok: boolean, detail: string, changes?: PackageChange[]): StepRecord => ({
   step,
   ok,
@@ -137,7 +140,7 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
     try {
       return await inTransaction(pool, body);
     } catch (err) {
-      if (err === LOST) return LOST;
+      if (err instanceof LostRace) return LOST;
       throw err;
     }
   }
@@ -150,7 +153,7 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
   const rollBack = (work: HostWork, reason: string, failure: StepRecord[]) =>
     transaction(async (client) => {
       const claimed = await claimRollback(client, work.patchId, work.assetId, reason);
-      if (!claimed) throw LOST;
+      if (!claimed) throw new LostRace();
       const previous = claimed.previousVersions ?? work.previousVersions ?? {};
       const changes = await setAssetPackages(client, work.assetId, Object.entries(previous).map(([name, version]) => ({ name, version })));
       const steps = [...failure, record('rollback', true, `restored the versions from before the patch: ${listChanges(changes) || 'nothing to change'}`, changes)];
@@ -198,9 +201,9 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
         stage: 'changed',
         changed: true,
         status: reboot ? 'rebooting' : 'in-progress',
-        previousVersions: Object.fromEntries(changes.filter((c) => c.from !== null).map((c) => [c.name, c.from!])),
+        previousVersions: Object.fromEntries(changes.filter((c) => c.from !== null).map((c) => [c.name, c.from])),
       };
-      if (!(await moveHostWithSteps(client, key, 'prepared', update, steps))) throw LOST;
+      if (!(await moveHostWithSteps(client, key, 'prepared', update, steps))) throw new LostRace();
       return steps;
     });
   }

@@ -5,7 +5,7 @@
  * and the applicability prefilter looks at sets, not hosts.
  */
 import crypto from 'node:crypto';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { inTransaction } from './transaction';
 import type { CandidateGroup } from '../domain/applicability';
 import type { Asset, InstalledPackage } from '../domain/asset';
@@ -49,7 +49,7 @@ export async function upsertAssets(pool: Pool, assets: Asset[]): Promise<number>
     return await inTransaction(pool, async (client) => {
       const state: ImportState = { packageIds: new Map(), storedSets: new Set() };
       const writes: Promise<unknown>[] = [];
-      let failure: unknown;
+      let failure: { error: unknown } | undefined;
       for (let start = 0; start < assets.length && failure === undefined; start += BATCH) {
         const batch = assets.slice(start, start + BATCH);
         const digests = batch.map((a) => contentDigest(a.packages).toString('hex'));
@@ -57,10 +57,10 @@ export async function upsertAssets(pool: Pool, assets: Asset[]): Promise<number>
         // at most two batches in flight: memory stays bounded when PostgreSQL is the slower side
         if (writes.length >= 2) await writes[writes.length - 2];
         const write = insertSets(client, newSets).then(() => insertAssets(client, batch, digests));
-        writes.push(write.catch((err) => (failure ??= err)));
+        writes.push(write.catch((error: unknown) => (failure ??= { error })));
       }
       await Promise.all(writes);
-      if (failure !== undefined) throw failure;
+      if (failure !== undefined) throw failure.error;
       return assets.length;
     });
   } finally {
@@ -348,7 +348,7 @@ export interface AssetSummary {
   updatedAt: string;
 }
 
-function toSummary(row: Record<string, any>): AssetSummary {
+function toSummary(row: QueryResultRow): AssetSummary {
   return {
     id: row.id,
     hostname: row.hostname,

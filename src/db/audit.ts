@@ -39,6 +39,7 @@ export function auditBody(body: unknown, bytes: number | undefined): unknown {
 
 /** jsonb refuses NUL characters and lone surrogates; both become U+FFFD. */
 const storable = (text: string) =>
+  // eslint-disable-next-line no-control-regex -- NUL is exactly what jsonb refuses
   text.replace(/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\uFFFD');
 
 /** The value redacted and storable; undefined when nested deeper than MAX_DEPTH. */

@@ -2,7 +2,7 @@
  * Read-only views of the deployment tables: a patch's hosts (`GET /v1/patches/:id/hosts`), the
  * records its report is built from, and the rows compliance is judged from.
  */
-import type { Pool } from 'pg';
+import type { Pool, QueryResultRow } from 'pg';
 import type { ComplianceFacts } from '../domain/compliance';
 import { HOST_STATUSES, type HostRecord, type HostStatus } from '../domain/deployment';
 import type { Environment } from '../domain/patch';
@@ -41,7 +41,7 @@ export interface HostQuery {
 /** Lab, pilot, then production wave by wave, each in rollout order. */
 const HOST_ORDER = `array_position(ARRAY['lab', 'pilot', 'production'], ring), wave NULLS FIRST, position, asset_id`;
 
-function toHostRecord(r: Record<string, any>): HostRecord {
+function toHostRecord(r: QueryResultRow): HostRecord {
   return {
     assetId: r.asset_id,
     ring: r.ring,

@@ -4,7 +4,7 @@
  * keyed so a retried activity writes nothing twice.
  */
 import crypto from 'node:crypto';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { HostStatus, HostWork, PackageTarget, StepRecord, WaveHost } from '../domain/deployment';
 import type { MaintenanceWindow } from '../domain/planner';
 import type { Environment, Outcome, Straggler } from '../domain/patch';
@@ -328,7 +328,7 @@ export async function applyVerification(
 
 const HOST_STATE_COLUMNS = 'status, stage, reason, attempts, changed, previous_versions, back_at';
 
-function toHostState(r: any): HostState {
+function toHostState(r: QueryResultRow): HostState {
   return {
     status: r.status,
     stage: r.stage,
@@ -663,7 +663,7 @@ const INVENTORY_COLUMNS = `a.id AS inventory_asset, a.simulation, a.os_name, a.o
             FROM package_sets s, unnest(s.package_ids) WITH ORDINALITY AS u(pid, n) JOIN packages p ON p.id = u.pid
             WHERE s.id = a.package_set_id), '[]') AS packages`;
 
-function toHostInventory(r: any): HostInventory | undefined {
+function toHostInventory(r: QueryResultRow): HostInventory | undefined {
   if (r.inventory_asset === null) return undefined;
   return { simulation: r.simulation, os: { name: r.os_name, version: r.os_version }, stored: { setId: String(r.package_set_id), packages: r.packages } };
 }

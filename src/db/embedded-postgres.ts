@@ -16,6 +16,7 @@ import type { Logger } from '../logger';
  * exit half-way through an orderly shutdown (and its `exit` handler throws once those are gone).
  * Every process here stops its servers itself, so all of them are removed.
  */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- an untyped CommonJS module, reached only to undo its hooks
 const exitHook = require('async-exit-hook') as { unhookEvent(event: string): void };
 for (const event of ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message']) exitHook.unhookEvent(event);
 

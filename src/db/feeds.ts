@@ -17,7 +17,10 @@ export interface ImportResult {
 
 /** Counts what an upsert with `RETURNING (xmax = 0) AS inserted` did; no row back means skipped. */
 function tally(result: ImportResult, rows: { inserted: boolean }[], offered: number) {
-  for (const row of rows) row.inserted ? result.imported++ : result.updated++;
+  for (const row of rows) {
+    if (row.inserted) result.imported++;
+    else result.updated++;
+  }
   result.skipped += offered - rows.length;
 }
 

@@ -325,12 +325,13 @@ export function formatDuration(milliseconds: number): string {
 }
 
 /** A Markdown table cell: one line, no table breaks, no raw HTML. */
-const cell = (value: unknown) =>
+type CellValue = string | number | boolean | null | undefined;
+const cell = (value: CellValue) =>
   value === null || value === undefined || value === ''
     ? '–'
     : String(value).replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/\r?\n|\r/g, ' ');
 
-function table(header: string[], rows: unknown[][]): string[] {
+function table(header: string[], rows: CellValue[][]): string[] {
   if (rows.length === 0) return ['None.'];
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)];
 }

@@ -14,7 +14,7 @@ export class Shutdown {
     this.steps.push({ name, run });
   }
 
-  onSignals(exit: (code: number) => void = process.exit): void {
+  onSignals(exit: (code: number) => void = (code) => process.exit(code)): void {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.on(signal, () => {
         if (this.stopping) {

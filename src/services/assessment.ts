@@ -218,13 +218,19 @@ function osvSeverityByCve(advisory: AdvisoryView): Map<string, string[]> {
   return byCve;
 }
 
+/** What the calculator's `fromVector` returns (it is typed `any`): a CVSS 2, 3.x or 4 vector. */
+interface ParsedVector {
+  getVectorName(): string;
+  calculateScores(): { base?: number };
+}
+
 function scoreVectors(vectors: string[]): CvssScore | undefined {
   const scores: CvssScore[] = [];
   for (const vector of new Set(vectors)) {
-    const parsed = fromVector(vector);
+    const parsed = fromVector(vector) as ParsedVector | undefined;
     if (!parsed) continue;
     const version = parsed.getVectorName().replace('CVSS:', '') as CvssVersion;
-    const base = (parsed.calculateScores() as { base?: number }).base;
+    const base = parsed.calculateScores().base;
     if (typeof base === 'number') scores.push({ version, baseScore: base, vector, source: 'osv' });
   }
   return preferredScore(scores);

@@ -271,9 +271,9 @@ export async function runPipeline(
   if (result.status !== 'reboot-required') return result.status;
   return CancellationScope.nonCancellable(async () => {
     const rebooted = await hostCall(host, work, 'reboot', () => connector.rebootHost(work));
-    if (rebooted.status !== 'reboot-required' && rebooted.status !== 'installed') return rebooted.status as HostStatus;
+    if (rebooted.status !== 'reboot-required' && rebooted.status !== 'installed') return rebooted.status;
     const back = await hostCall(host, work, 'await', () => awaitingConnector(host).awaitHost(work));
-    if (back.status !== 'reboot-required' && back.status !== 'installed') return back.status as HostStatus;
+    if (back.status !== 'reboot-required' && back.status !== 'installed') return back.status;
     const checked = await hostCall(host, work, 'post-check', () => connector.postCheckHost(work));
     return checked.status as HostStatus;
   });

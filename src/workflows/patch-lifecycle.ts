@@ -28,11 +28,15 @@ import {
 import {
   initialStatus,
   type Actor,
+  type CancelInput,
+  type DecisionInput,
   type Lateness,
   type Outcome,
   type PatchRequest,
   type PatchStatus,
   type Phase,
+  type ReviewInput,
+  type RevisionInput,
   type State,
   ROLLOUT_ACTIONS,
 } from '../domain/patch';
@@ -412,7 +416,7 @@ class Governance {
     s.governance = e.governance;
     s.plan = e.plan;
     this.adoptReviewedPriority();
-    upsertSearchAttributes([{ key: PatchPriority, value: s.priority! }]);
+    upsertSearchAttributes([{ key: PatchPriority, value: s.priority }]);
   }
 
   /** When the approving reviewers of this evaluation agree on another priority, it applies. */
@@ -479,7 +483,7 @@ class Governance {
         return s;
       },
       {
-        validator: (input) => {
+        validator: (input: ReviewInput) => {
           checkActor(input);
           if (input.verdict !== 'approve' && input.verdict !== 'reject') refuse({ kind: 'invalid', message: 'verdict is approve or reject' });
           if (input.priority !== undefined && ![1, 2, 3, 4].includes(input.priority)) refuse({ kind: 'invalid', message: 'priority is 1 to 4' });
@@ -532,7 +536,7 @@ class Governance {
         return s;
       },
       {
-        validator: (input) => {
+        validator: (input: DecisionInput) => {
           checkActor(input);
           if (typeof input.comment !== 'string' || input.comment.trim() === '') refuse({ kind: 'invalid', message: 'A decision needs a comment' });
           refuse(refuseDecision(this.view(), input.actor, input.decision));
@@ -547,7 +551,7 @@ class Governance {
         return s;
       },
       {
-        validator: (input) => {
+        validator: (input: RevisionInput) => {
           checkActor(input);
           refuse(refuseRevision(this.view(), input.actor));
           if (this.revision) refuse({ kind: 'conflict', message: 'A revision is already being evaluated' });
@@ -562,7 +566,7 @@ class Governance {
         return s;
       },
       {
-        validator: (input) => {
+        validator: (input: CancelInput) => {
           checkActor(input);
           refuse(refuseCancel(this.view(), input.actor));
           if (this.cancellation) refuse({ kind: 'conflict', message: `Already cancelled by ${this.cancellation.actor.name}` });
@@ -593,7 +597,7 @@ class Governance {
           return s;
         },
         {
-          validator: (input) => {
+          validator: (input: I) => {
             checkActor(input);
             refuse(check(input));
             if (!this.rollout) refuse({ kind: 'conflict', message: `Nothing is being deployed in phase ${s.phase}` });

@@ -23,7 +23,6 @@ import type { NotificationEvent } from '../domain/policy';
 import type {
   Actor,
   DeferralInput,
-  Environment,
   ExceptionInput,
   FeedbackInput,
   LabReport,
@@ -351,7 +350,7 @@ export class Rollout {
       budget: maxFailures === null ? null : failureBudget(maxFailures, count),
       bypassWindows: this.status.approval?.bypassMaintenanceWindows ?? false,
     };
-    const entry = { index: selector.wave ?? 0, ring: selector.ring as Environment, assets: [], status: 'running', counts: {} as Record<string, number> };
+    const entry = { index: selector.wave ?? 0, ring: selector.ring, assets: [], status: 'running', counts: {} as Record<string, number> };
     if (!selector.stragglersOnly) this.status.waves.push(entry);
     for (;;) {
       await condition(() => this.status.state !== 'paused' || this.interrupted());

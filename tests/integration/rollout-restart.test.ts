@@ -26,9 +26,9 @@ function startWorkerProcess(): Promise<ChildProcess> {
   });
   workers.push(child);
   let errors = '';
-  child.stderr!.on('data', (chunk) => (errors += chunk));
+  child.stderr.on('data', (chunk) => (errors += chunk));
   return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => {
+    child.stdout.on('data', (chunk) => {
       if (String(chunk).includes('worker running')) resolve(child);
     });
     child.on('exit', (code) => reject(new Error(`the worker process exited (${code}): ${errors}`)));

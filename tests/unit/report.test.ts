@@ -187,7 +187,7 @@ describe('renderers', () => {
     const csv = renderCsv(input(), at(30));
     expect(csv.endsWith('\r\n')).toBe(true);
     expect(csv.split('\r\n')[0]).toBe(CSV_COLUMNS.join(','));
-    const rows = parse(csv, { columns: true }) as Record<string, string>[];
+    const rows = parse<Record<string, string>>(csv, { columns: true });
     expect(rows).toHaveLength(6);
     expect(rows[0]).toEqual({ asset: 'lab-1', ring: 'lab', wave: '', status: 'installed', reason: '', attempts: '1', started: iso(1), finished: iso(1.2), sla: 'on-time' });
     expect(rows.find((r) => r.asset === 'web-2')).toMatchObject({ wave: '0', status: 'failed', reason: 'disk full, "/var" at 100%', attempts: '3', sla: 'breached' });

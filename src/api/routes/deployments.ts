@@ -3,7 +3,6 @@
  * compliance across patches. The deployment tables answer; the workflow's status query adds the
  * phases, decisions and feedback to the report.
  */
-import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { complianceView } from '../../domain/compliance';
 import { workflowIdFor, type PatchStatus } from '../../domain/patch';
@@ -11,15 +10,10 @@ import { buildReport, renderCsv, renderMarkdown } from '../../domain/report';
 import { complianceFacts, getDeployment, listHosts, reportRecords } from '../../db/deployment-views';
 import { statusQuery } from '../../workflows/definitions';
 import type { ApiDeps } from '../deps';
-import { conflict, notFound } from '../errors';
+import { conflict, isWorkflowNotFound, notFound } from '../errors';
 import { ComplianceQuery, ComplianceView, HostsPage, HostsQuery, PatchReport, ReportQuery } from '../deployment-schemas';
 import { defineRoute, type Reply, type RouteSpec } from '../route';
 import { PatchIdParam } from '../schemas';
-
-/** The gRPC status of an unknown workflow. */
-const GRPC_NOT_FOUND = 5;
-
-const isNotFound = (err: unknown) => err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND);
 
 export function deploymentRoutes(deps: ApiDeps): RouteSpec[] {
   const handle = (patchId: string) => deps.temporal.workflow.getHandle(workflowIdFor(patchId));
@@ -29,7 +23,7 @@ export function deploymentRoutes(deps: ApiDeps): RouteSpec[] {
     try {
       return await handle(patchId).query(statusQuery);
     } catch (err) {
-      if (isNotFound(err)) return null;
+      if (isWorkflowNotFound(err)) return null;
       throw err;
     }
   }
@@ -39,7 +33,7 @@ export function deploymentRoutes(deps: ApiDeps): RouteSpec[] {
       await handle(patchId).describe();
       return true;
     } catch (err) {
-      if (isNotFound(err)) return false;
+      if (isWorkflowNotFound(err)) return false;
       throw err;
     }
   }

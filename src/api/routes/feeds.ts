@@ -12,7 +12,7 @@ const ImportResult = z.object({ imported: z.number().int(), updated: z.number().
 
 /** One record or an array of them; always handled as an array. */
 const oneOrMany = <T extends z.ZodType>(record: T) =>
-  z.preprocess((value) => (Array.isArray(value) ? value : [value]), z.array(record).min(1).max(50_000));
+  z.preprocess((value: unknown): unknown[] => (Array.isArray(value) ? (value as unknown[]) : [value]), z.array(record).min(1).max(50_000));
 
 export function feedRoutes(deps: ApiDeps): RouteSpec[] {
   const affectedOr404 = (id: string) =>

@@ -3,18 +3,14 @@
  * (the patch search attributes), and an auditor's timeline from the workflow history.
  */
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
-import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { PHASES, STATES, workflowIdFor } from '../../domain/patch';
 import type { ApiDeps } from '../deps';
-import { badRequest, notFound } from '../errors';
+import { badRequest, isWorkflowNotFound, notFound } from '../errors';
 import { renderTimeline } from '../history-timeline';
 import { decodePageToken, encodePageToken, listQuery, PAGE_TOKEN, toListItem } from '../patch-list';
 import { defineRoute, type RouteSpec } from '../route';
 import { AdvisoryId, PatchIdParam } from '../schemas';
-
-/** The gRPC status of an unknown workflow. */
-const GRPC_NOT_FOUND = 5;
 
 const ListQuery = z.strictObject({
   phase: z.enum(PHASES).optional(),
@@ -106,7 +102,7 @@ export function patchViewRoutes(deps: ApiDeps): RouteSpec[] {
           const history = await deps.temporal.workflow.getHandle(workflowIdFor(params.id)).fetchHistory();
           return { body: renderTimeline(history) };
         } catch (err) {
-          if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) {
+          if (isWorkflowNotFound(err)) {
             throw notFound(`No patch ${params.id}`);
           }
           throw err;

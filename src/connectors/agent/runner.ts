@@ -20,6 +20,8 @@ export type Runner = (command: Command, options?: RunOptions) => Promise<Command
 
 export const execRunner: Runner = (command, options = {}) =>
   new Promise((resolve, reject) => {
+    // execFile types its error as a structural copy of Error; it is one
+    const fail = (error: Error) => reject(error);
     const [file, ...args] = command.argv;
     if (!file) throw new Error('empty command');
     const child = execFile(
@@ -34,12 +36,12 @@ export const execRunner: Runner = (command, options = {}) =>
       },
       (err, stdout, stderr) => {
         if (!err) return resolve({ code: 0, stdout, stderr });
-        if (err.name === 'AbortError') return reject(err);
+        if (err.name === 'AbortError') return fail(err);
         if (err.code === 'ENOENT') return resolve({ code: 127, stdout, stderr: `${stderr}${file}: command not found\n` });
         if (err.killed && options.timeoutMs) return resolve({ code: 124, stdout, stderr: `${stderr}timed out after ${options.timeoutMs} ms\n` });
         if (typeof err.code === 'number') return resolve({ code: err.code, stdout, stderr });
         if (err.signal) return resolve({ code: 128, stdout, stderr: `${stderr}killed by ${err.signal}\n` });
-        reject(err);
+        fail(err);
       },
     );
     // nothing ever answers a prompt

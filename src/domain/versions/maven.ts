@@ -206,8 +206,8 @@ function compareLists(first: ListItem | null, second: ListItem | null): Ordering
       const x = itemAt(a, k);
       const y = itemAt(b, k);
       if ((isList(x) || x === null) && (isList(y) || y === null)) {
-        a = x as ListItem | null;
-        b = y as ListItem | null;
+        a = x;
+        b = y;
         continue descend;
       }
       const bandX = band(x);
