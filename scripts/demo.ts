@@ -76,9 +76,17 @@ function fleet() {
     host('demo-lab-app', { environment: 'lab', role: 'app' }),
     ...['web', 'db', 'app'].map((role, i) => host(`demo-pilot-${i + 1}`, { environment: 'pilot', role })),
     ...Array.from({ length: 6 }, (_, i) =>
-      host(`demo-web-${i + 1}`, { environment: 'production', role: 'web', redundancyGroup: 'demo-web', exposure: 'internet', criticality: 'high' }),
+      host(`demo-web-${i + 1}`, {
+        environment: 'production',
+        role: 'web',
+        redundancyGroup: 'demo-web',
+        exposure: 'internet',
+        criticality: 'high',
+      }),
     ),
-    ...Array.from({ length: 3 }, (_, i) => host(`demo-db-${i + 1}`, { environment: 'production', role: 'db', redundancyGroup: 'demo-db', criticality: 'critical' })),
+    ...Array.from({ length: 3 }, (_, i) =>
+      host(`demo-db-${i + 1}`, { environment: 'production', role: 'db', redundancyGroup: 'demo-db', criticality: 'critical' }),
+    ),
     ...Array.from({ length: 15 }, (_, i) =>
       host(`demo-app-${i + 1}`, {
         environment: 'production',
@@ -92,7 +100,8 @@ function fleet() {
 async function main() {
   const admin = adminToken();
   const suffix = crypto.randomBytes(2).toString('hex');
-  const person = async (name: string, roles: string[]) => (await call('POST', '/v1/users', admin, { name: `${name}-${suffix}`, roles })).token as string;
+  const person = async (name: string, roles: string[]) =>
+    (await call('POST', '/v1/users', admin, { name: `${name}-${suffix}`, roles })).token as string;
   const opal = await person('opal', ['operator']);
   const rita = await person('rita', ['reviewer']);
   const carl = await person('carl', ['approver']);
@@ -102,13 +111,23 @@ async function main() {
   const advisory = await importAdvisory(opal);
   const assets = fleet();
   await call('PUT', '/v1/assets', opal, { assets });
-  console.log(`fleet: ${assets.length} hosts (3 lab, 3 pilot, web cluster of 6, db cluster of 3, 15 app servers; demo-app-13 unreachable, demo-app-5 slow)`);
+  console.log(
+    `fleet: ${assets.length} hosts (3 lab, 3 pilot, web cluster of 6, db cluster of 3, 15 app servers; demo-app-13 unreachable, demo-app-5 slow)`,
+  );
 
   const { id } = await call('POST', '/v1/patches', opal, {
     advisoryIds: [advisory],
     title: 'Emergency: regreSSHion on the demo fleet',
     emergency: true,
-    settings: { productionWaves: 3, maxPerGroupPerWave: 2, maxConcurrent: 4, pilotBakeTime: '3s', bakeTime: '2s', monitoringWindow: '5s', stragglerRetryInterval: '2s' },
+    settings: {
+      productionWaves: 3,
+      maxPerGroupPerWave: 2,
+      maxConcurrent: 4,
+      pilotBakeTime: '3s',
+      bakeTime: '2s',
+      monitoringWindow: '5s',
+      stragglerRetryInterval: '2s',
+    },
   });
   console.log(`patch ${id} opened by opal\n`);
 
@@ -126,10 +145,17 @@ async function main() {
     lastLine = line;
 
     if (s.awaiting === 'reviews' && s.reviews.length === 0) {
-      await call('POST', `/v1/patches/${id}/reviews`, rita, { verdict: 'approve', comment: 'Pre-auth RCE in sshd on internet-facing hosts: emergency confirmed' });
+      await call('POST', `/v1/patches/${id}/reviews`, rita, {
+        verdict: 'approve',
+        comment: 'Pre-auth RCE in sshd on internet-facing hosts: emergency confirmed',
+      });
       console.log(`         rita reviews: approve (priority ${s.priority}: ${s.priorityReasons[0]})`);
     } else if (s.awaiting === 'decision') {
-      await call('POST', `/v1/patches/${id}/decision`, carl, { decision: 'approve', comment: 'Go now, outside the windows', bypassMaintenanceWindows: true });
+      await call('POST', `/v1/patches/${id}/decision`, carl, {
+        decision: 'approve',
+        comment: 'Go now, outside the windows',
+        bypassMaintenanceWindows: true,
+      });
       console.log('         carl approves, with the emergency bypass of maintenance windows');
     } else if (s.awaiting === 'lab-decision') {
       console.log(`         the lab needs a decision: ${s.halt.reason}`);

@@ -3,15 +3,11 @@ import { z } from 'zod';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
-const hostPort = z
-  .string()
-  .regex(/^[^\s:/]+(:\d{1,5})$/, 'must be host:port, for example temporal.example.com:7233');
+const hostPort = z.string().regex(/^[^\s:/]+(:\d{1,5})$/, 'must be host:port, for example temporal.example.com:7233');
 
-const postgresUrl = z
-  .string()
-  .refine((value) => /^postgres(ql)?:\/\//.test(value) && URL.canParse(value), {
-    message: 'must be a postgres:// or postgresql:// URL',
-  });
+const postgresUrl = z.string().refine((value) => /^postgres(ql)?:\/\//.test(value) && URL.canParse(value), {
+  message: 'must be a postgres:// or postgresql:// URL',
+});
 
 /**
  * Every setting patchflow reads from the environment. An empty variable counts as unset, so
@@ -30,11 +26,7 @@ export const EnvSchema = z
     DATABASE_URL: postgresUrl.optional(),
     PORT: port(3000),
     PATCHFLOW_DATA_DIR: z.string().min(1).default('.patchflow'),
-    PATCHFLOW_ADMIN_TOKEN: z
-      .string()
-      .min(16, 'must be at least 16 characters')
-      .regex(/^\S+$/, 'must not contain whitespace')
-      .optional(),
+    PATCHFLOW_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(/^\S+$/, 'must not contain whitespace').optional(),
     PATCHFLOW_TEMPORAL_PORT: port(7233),
     PATCHFLOW_TEMPORAL_UI_PORT: port(8233),
     PATCHFLOW_PG_PORT: port(5433),

@@ -38,11 +38,28 @@ export interface DeploymentActivities {
    * compliant but still affected becomes `failed` ("verification: …"). Agent hosts are returned
    * in `agentHosts` for the workflow to inspect on their own queues.
    */
-  verifyHosts(input: { patchId: string; advisoryIds: string[] }): Promise<{ checked: number; nonCompliant: HostCheck[]; agentHosts: HostWork[] }>;
+  verifyHosts(input: {
+    patchId: string;
+    advisoryIds: string[];
+  }): Promise<{ checked: number; nonCompliant: HostCheck[]; agentHosts: HostWork[] }>;
   /** Hosts neither compliant, excepted nor deferred, with the reason and the attempts so far. */
   stragglers(patchId: string): Promise<Straggler[]>;
-  recordException(input: { id: string; patchId: string; assetId: string; compensatingControl: string; expiresAt: string; approvedBy: string }): Promise<void>;
-  recordDeferral(input: { id: string; patchId: string; assetId: string; until: string; reason: string; requestedBy: string }): Promise<void>;
+  recordException(input: {
+    id: string;
+    patchId: string;
+    assetId: string;
+    compensatingControl: string;
+    expiresAt: string;
+    approvedBy: string;
+  }): Promise<void>;
+  recordDeferral(input: {
+    id: string;
+    patchId: string;
+    assetId: string;
+    until: string;
+    reason: string;
+    requestedBy: string;
+  }): Promise<void>;
   /** At the maximum deadline: every host still a straggler and not excepted is an SLA breach. */
   recordBreaches(input: { patchId: string; hosts: { assetId: string; reason: string }[] }): Promise<void>;
   /**

@@ -43,11 +43,25 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
         const byId = new Map(open.map((t) => [t.assetId, t]));
         const place = (id: string, ring: Environment, wave: number | null) => {
           const t = byId.get(id)!;
-          planned.push({ assetId: id, ring, wave, position: position++, redundancyGroup: t.redundancyGroup, connector: t.connector, packages: fixedVersions(t) });
+          planned.push({
+            assetId: id,
+            ring,
+            wave,
+            position: position++,
+            redundancyGroup: t.redundancyGroup,
+            connector: t.connector,
+            packages: fixedVersions(t),
+          });
         };
-        const asPlanTarget = (t: db.DeploymentTarget) => ({ id: t.assetId, criticality: t.criticality, exposure: t.exposure, redundancyGroup: t.redundancyGroup });
+        const asPlanTarget = (t: db.DeploymentTarget) => ({
+          id: t.assetId,
+          criticality: t.criticality,
+          exposure: t.exposure,
+          redundancyGroup: t.redundancyGroup,
+        });
         for (const ring of ['lab', 'pilot'] as const) {
-          for (const t of strategyOrder(open.filter((o) => o.environment === ring).map(asPlanTarget), input.plan.strategy)) place(t.id, ring, null);
+          for (const t of strategyOrder(open.filter((o) => o.environment === ring).map(asPlanTarget), input.plan.strategy))
+            place(t.id, ring, null);
         }
         const production = open.filter((o) => o.environment === 'production').map(asPlanTarget);
         const waves = planWaves(production, {
@@ -68,7 +82,12 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
       const freezes: ChangeFreeze[] = policy.rollout.changeFreezes;
       const now = new Date();
       return rows.map((r): WaveHost => {
-        const window = nextPatchWindow({ timezone: r.timezone, maintenanceWindows: r.maintenanceWindows }, now, freezes, input.bypassWindows);
+        const window = nextPatchWindow(
+          { timezone: r.timezone, maintenanceWindows: r.maintenanceWindows },
+          now,
+          freezes,
+          input.bypassWindows,
+        );
         return {
           assetId: r.assetId,
           position: r.position,
@@ -86,7 +105,9 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
 
     async recordHostSteps({ work, result }) {
       const status: HostStatus = result.status === 'reboot-required' ? 'rebooting' : result.status;
-      await inTransaction(pool, (client) => db.recordAgentResult(client, work, { status, reason: result.reason ?? null, steps: result.steps }));
+      await inTransaction(pool, (client) =>
+        db.recordAgentResult(client, work, { status, reason: result.reason ?? null, steps: result.steps }),
+      );
     },
 
     markHost: (input) => db.markHost(pool, input),
@@ -102,7 +123,11 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
       }
       const [verified, agentHosts] = await Promise.all([
         inTransaction(pool, (client) =>
-          db.applyVerification(client, patchId, [...details].map(([assetId, list]) => ({ assetId, detail: list.join('; ') }))),
+          db.applyVerification(
+            client,
+            patchId,
+            [...details].map(([assetId, list]) => ({ assetId, detail: list.join('; ') })),
+          ),
         ),
         db.hostsOnConnector(pool, patchId, 'agent'),
       ]);

@@ -15,7 +15,8 @@ export function createInventoryActivities({ pool }: ActivityDeps) {
      */
     async replaceAssetPackages(input: { assetId: string; packages: InstalledPackage[] }): Promise<{ assetId: string; packages: number }> {
       const reported = Reported.safeParse(input.packages);
-      if (!reported.success) throw ApplicationFailure.nonRetryable(`inventory of ${input.assetId}: ${reported.error.issues[0]?.message}`, 'InvalidInput');
+      if (!reported.success)
+        throw ApplicationFailure.nonRetryable(`inventory of ${input.assetId}: ${reported.error.issues[0]?.message}`, 'InvalidInput');
       const asset = await getAsset(pool, input.assetId);
       if (!asset) throw ApplicationFailure.nonRetryable(`no asset ${input.assetId} in the inventory`, 'UnknownAsset');
       await upsertAssets(pool, [

@@ -150,9 +150,18 @@ export const PatchReport = z.object({
   failures: z.array(HostLine),
   stragglers: z.array(HostLine.extend({ sla: z.enum(SLA_STATUSES) })),
   exceptions: z.array(
-    z.object({ assetId: z.string(), compensatingControl: z.string(), expiresAt: time, approvedBy: z.string(), at: time, inForce: z.boolean() }),
+    z.object({
+      assetId: z.string(),
+      compensatingControl: z.string(),
+      expiresAt: time,
+      approvedBy: z.string(),
+      at: time,
+      inForce: z.boolean(),
+    }),
   ),
-  deferrals: z.array(z.object({ assetId: z.string(), until: time, reason: z.string(), requestedBy: z.string(), at: time, inForce: z.boolean() })),
+  deferrals: z.array(
+    z.object({ assetId: z.string(), until: time, reason: z.string(), requestedBy: z.string(), at: time, inForce: z.boolean() }),
+  ),
   breaches: z.array(z.object({ assetId: z.string(), reason: z.string(), at: time })),
   lab: z.record(z.string(), z.unknown()).nullable().describe('the lab test findings'),
   feedback: z.array(z.record(z.string(), z.unknown())),
@@ -182,6 +191,8 @@ export const ComplianceView = z.object({
   totals: Summary,
   totalAssets: count,
   assets: z.array(z.object({ assetId: z.string(), compliant: z.boolean(), sla: z.enum(SLA_STATUSES), patches: z.array(ComplianceEntry) })),
-  patches: z.array(Summary.extend({ patchId: z.string(), title: z.string(), priority: count, emergency: z.boolean(), deadlines: Deadlines })),
+  patches: z.array(
+    Summary.extend({ patchId: z.string(), title: z.string(), priority: count, emergency: z.boolean(), deadlines: Deadlines }),
+  ),
   priorities: z.array(Summary.extend({ priority: count, name: z.string() })),
 });

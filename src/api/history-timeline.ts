@@ -215,7 +215,12 @@ function durationToMs(duration: { seconds?: LongLike; nanos?: number | null } | 
 
 /** Exact, in the largest unit that divides it: `90s`, `7d`, `1500ms` (never rounded). */
 function formatDuration(millis: number): string {
-  const units: [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+  const units: [string, number][] = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ];
   for (const [unit, size] of units) if (millis > 0 && millis % size === 0) return `${millis / size}${unit}`;
   return `${millis}ms`;
 }

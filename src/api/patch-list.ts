@@ -6,14 +6,7 @@
 import crypto from 'node:crypto';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { PHASES, STATES, type Phase, type State } from '../domain/patch';
-import {
-  PatchAdvisories,
-  PatchEmergency,
-  PatchId,
-  PatchPhase,
-  PatchPriority,
-  PatchState,
-} from '../workflows/search-attributes';
+import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchPriority, PatchState } from '../workflows/search-attributes';
 
 export const PATCH_WORKFLOW_TYPE = 'patchLifecycle';
 

@@ -48,9 +48,7 @@ export interface RouteSpec<B extends Schema = Schema, P extends Schema = Schema,
   handler: (ctx: RouteContext<Out<B>, Out<P>, Out<Q>>) => Promise<Reply>;
 }
 
-export function defineRoute<B extends Schema, P extends Schema, Q extends Schema>(
-  spec: RouteSpec<B, P, Q>,
-): RouteSpec {
+export function defineRoute<B extends Schema, P extends Schema, Q extends Schema>(spec: RouteSpec<B, P, Q>): RouteSpec {
   return spec;
 }
 

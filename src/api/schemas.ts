@@ -23,9 +23,7 @@ export const ErrorResponse = z.object({
 export const Role = z.enum(ROLES);
 
 export const CreateUserRequest = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'letters, digits and . _ @ - only, at most 64 characters'),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'letters, digits and . _ @ - only, at most 64 characters'),
   roles: z
     .array(Role)
     .min(1)
@@ -151,7 +149,13 @@ export const PatchStatus = z.object({
   phases: z.array(z.object({ phase: z.enum(PHASES), at: z.string() })).describe('When each phase was entered, in order'),
   lab: z
     .object({
-      tests: z.array(z.object({ assetId: z.string(), role: z.string().nullable(), checks: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })) })),
+      tests: z.array(
+        z.object({
+          assetId: z.string(),
+          role: z.string().nullable(),
+          checks: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })),
+        }),
+      ),
       rollbackProof: z.object({ assetId: z.string(), ok: z.boolean(), detail: z.string() }).nullable(),
       uncoveredRoles: z.array(z.string()),
       failures: z.array(z.string()),
@@ -163,9 +167,18 @@ export const PatchStatus = z.object({
     .describe('Why the patch stopped and who decides: an approver after the lab, an operator otherwise'),
   actions: z.array(z.object({ action: z.enum(ROLLOUT_ACTIONS), by: z.string(), at: z.string(), comment: z.string().optional() })),
   feedback: z.array(
-    z.object({ by: z.string(), assetId: z.string().optional(), severity: z.enum(['low', 'high']), message: z.string(), at: z.string(), phase: z.enum(PHASES) }),
+    z.object({
+      by: z.string(),
+      assetId: z.string().optional(),
+      severity: z.enum(['low', 'high']),
+      message: z.string(),
+      at: z.string(),
+      phase: z.enum(PHASES),
+    }),
   ),
-  exceptions: z.array(z.object({ assetId: z.string(), compensatingControl: z.string(), expiresAt: z.string(), approvedBy: z.string(), at: z.string() })),
+  exceptions: z.array(
+    z.object({ assetId: z.string(), compensatingControl: z.string(), expiresAt: z.string(), approvedBy: z.string(), at: z.string() }),
+  ),
   deferrals: z.array(z.object({ assetId: z.string(), until: z.string(), reason: z.string(), by: z.string(), at: z.string() })),
   breaches: z.array(z.object({ assetId: z.string(), reason: z.string() })),
   postmortem: z.object({ lessonsLearned: z.string(), actions: z.array(z.string()), by: z.string(), at: z.string() }).nullable(),
@@ -198,9 +211,7 @@ export const CancelRequest = z.strictObject({ reason: comment });
 export const RolloutRequest = z.strictObject({ action: z.enum(ROLLOUT_ACTIONS), comment: comment.optional() });
 
 const assetId = z.string().min(1).max(200);
-const futureInstant = z.iso
-  .datetime({ offset: true })
-  .refine((at) => Date.parse(at) > Date.now(), 'must be in the future');
+const futureInstant = z.iso.datetime({ offset: true }).refine((at) => Date.parse(at) > Date.now(), 'must be in the future');
 
 export const ExceptionRequest = z.strictObject({
   assetId,

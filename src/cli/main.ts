@@ -31,10 +31,7 @@ function requireDatabaseUrl(config: Config): string {
   return config.databaseUrl;
 }
 
-const program = new Command()
-  .name('patchflow')
-  .description('Patch management as durable Temporal workflows')
-  .version(VERSION);
+const program = new Command().name('patchflow').description('Patch management as durable Temporal workflows').version(VERSION);
 
 program
   .command('up')
@@ -63,7 +60,8 @@ program
       logger,
     });
     shutdown.add('api', () => api.stop());
-    if (admin.source === 'generated') logger.warn({ file: admin.file }, 'generated an admin token (set PATCHFLOW_ADMIN_TOKEN to choose one)');
+    if (admin.source === 'generated')
+      logger.warn({ file: admin.file }, 'generated an admin token (set PATCHFLOW_ADMIN_TOKEN to choose one)');
   });
 
 program

@@ -87,8 +87,7 @@ export async function up(config: Config, logger: Logger): Promise<void> {
     });
 
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    const tokenNote =
-      admin.source === 'env' ? '(from PATCHFLOW_ADMIN_TOKEN)' : `(kept in ${path.relative(process.cwd(), admin.file!)})`;
+    const tokenNote = admin.source === 'env' ? '(from PATCHFLOW_ADMIN_TOKEN)' : `(kept in ${path.relative(process.cwd(), admin.file!)})`;
     process.stdout.write(
       [
         '',

@@ -155,8 +155,15 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
       const claimed = await claimRollback(client, work.patchId, work.assetId, reason);
       if (!claimed) throw new LostRace();
       const previous = claimed.previousVersions ?? work.previousVersions ?? {};
-      const changes = await setAssetPackages(client, work.assetId, Object.entries(previous).map(([name, version]) => ({ name, version })));
-      const steps = [...failure, record('rollback', true, `restored the versions from before the patch: ${listChanges(changes) || 'nothing to change'}`, changes)];
+      const changes = await setAssetPackages(
+        client,
+        work.assetId,
+        Object.entries(previous).map(([name, version]) => ({ name, version })),
+      );
+      const steps = [
+        ...failure,
+        record('rollback', true, `restored the versions from before the patch: ${listChanges(changes) || 'nothing to change'}`, changes),
+      ];
       await appendSteps(client, { patchId: work.patchId, assetId: work.assetId, attempt: claimed.attempt }, steps);
       return steps;
     });
@@ -194,7 +201,11 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
     const reboot = needsReboot(work.packages.map((p) => p.name));
     // the inventory change, the stage and the install record commit together, or not at all
     return transaction(async (client) => {
-      const changes = await setAssetPackages(client, work.assetId, below.map((b) => ({ name: b.name, version: b.to })));
+      const changes = await setAssetPackages(
+        client,
+        work.assetId,
+        below.map((b) => ({ name: b.name, version: b.to })),
+      );
       const detail = `installed ${listChanges(changes) || 'nothing (already changed by another patch)'}${reboot ? '; a reboot is required' : ''}`;
       const steps = [record('install', true, detail, changes)];
       const update: HostUpdate = {
@@ -214,7 +225,10 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
    */
   async function installAtOnce(key: Key, work: HostWork, { below, stored }: Inspection): Promise<HostResult | typeof LOST> {
     // `below` was read from `stored`: there is always something to change
-    const change = planPackageChange(stored, below.map((b) => ({ name: b.name, version: b.to })))!;
+    const change = planPackageChange(
+      stored,
+      below.map((b) => ({ name: b.name, version: b.to })),
+    )!;
     const steps = [
       record('precheck', true, `reachable, disk space available, still affected: ${listChanges(below)}`),
       record('backup', true, `snapshot taken of ${below.map((b) => `${b.name} ${b.from}`).join(', ')}`),
@@ -370,7 +384,9 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
       for (;;) {
         const { state } = await load(hostWork, false);
         if (!state.changed) {
-          return isOutcome(state.status) ? outcome(state) : { status: 'rolled-back', reason: 'nothing of this patch is on the host', steps: [] };
+          return isOutcome(state.status)
+            ? outcome(state)
+            : { status: 'rolled-back', reason: 'nothing of this patch is on the host', steps: [] };
         }
         const steps = await rollBack(hostWork, 'rolled back', []);
         if (steps === LOST) continue;
@@ -385,13 +401,20 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
       const checks = roleTestPlan(hostWork.role).map((check) => ({ check, ok: !failure, detail: failure ?? 'ok' }));
       if (!(await hasStep(pool, key, 'test'))) {
         const failed = checks.filter((c) => !c.ok).length;
-        await appendSteps(pool, key, [record('test', failed === 0, failed === 0 ? `${checks.length} checks passed` : `${failed} of ${checks.length} checks failed: ${failure}`)]);
+        await appendSteps(pool, key, [
+          record(
+            'test',
+            failed === 0,
+            failed === 0 ? `${checks.length} checks passed` : `${failed} of ${checks.length} checks failed: ${failure}`,
+          ),
+        ]);
       }
       return checks;
     },
 
     async inspectHost(hostWork) {
-      if (hostWork.packages.length === 0) return { assetId: hostWork.assetId, compliant: false, reason: 'no fixed version is published for the affected packages' };
+      if (hostWork.packages.length === 0)
+        return { assetId: hostWork.assetId, compliant: false, reason: 'no fixed version is published for the affected packages' };
       const { below } = await inspect(hostWork);
       return below.length === 0
         ? { assetId: hostWork.assetId, compliant: true }
@@ -419,7 +442,9 @@ function examine(work: HostWork, inventory: HostInventory): Inspection {
 /** A host whose install takes no time and cannot fail or need a reboot: see `installAtOnce`. */
 function instant({ simulation, below }: Inspection, work: HostWork): boolean {
   const faults = simulation.failInstall || simulation.failVerify || simulation.unreachable || simulation.diskFull;
-  return simulation.installMs === 0 && !faults && below.length > 0 && work.packages.length > 0 && !needsReboot(work.packages.map((p) => p.name));
+  return (
+    simulation.installMs === 0 && !faults && below.length > 0 && work.packages.length > 0 && !needsReboot(work.packages.map((p) => p.name))
+  );
 }
 
 /** What the precheck ends the pipeline with, if anything: a fault, nothing to install, or nothing left to do. */
@@ -434,7 +459,11 @@ function precheckOutcome(
     return { status: 'failed', reason: 'no fix available', detail: 'no fixed version is published for the affected packages' };
   }
   if (below.length === 0) {
-    return { status: 'skipped', reason: 'already at the fixed versions', detail: 'already at or above the fixed versions: nothing to install' };
+    return {
+      status: 'skipped',
+      reason: 'already at the fixed versions',
+      detail: 'already at or above the fixed versions: nothing to install',
+    };
   }
   return undefined;
 }

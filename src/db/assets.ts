@@ -99,7 +99,10 @@ async function setsToStore(lookup: PoolClient, assets: Asset[], digests: string[
     return { hex, packageIds: ids };
   });
   if (missing.size > 0) {
-    for (const [key, id] of await packageIds(lookup, [...missing.values()].map((m) => m.package))) {
+    for (const [key, id] of await packageIds(
+      lookup,
+      [...missing.values()].map((m) => m.package),
+    )) {
       state.packageIds.set(key, id);
       for (const [ids, j] of missing.get(key)!.slots) ids[j] = id;
     }

@@ -85,7 +85,10 @@ export async function listHosts(
       params,
     ),
     pool.query<{ n: string }>(`SELECT count(*) AS n FROM deployment_hosts WHERE ${clause}`, params.slice(0, -2)),
-    pool.query<{ status: HostStatus; n: string }>('SELECT status, count(*) AS n FROM deployment_hosts WHERE patch_id = $1 GROUP BY status', [patchId]),
+    pool.query<{ status: HostStatus; n: string }>(
+      'SELECT status, count(*) AS n FROM deployment_hosts WHERE patch_id = $1 GROUP BY status',
+      [patchId],
+    ),
   ]);
   const hosts = page.rows.map(toHostRecord);
   if (query.steps && hosts.length > 0) await attachSteps(pool, patchId, hosts);

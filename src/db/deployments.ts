@@ -114,7 +114,10 @@ export async function deploymentTargets(db: Db, patchId: string): Promise<Deploy
 }
 
 /** The patch's hosts that have started (or been marked), locked until the transaction ends; the others may be re-planned. */
-export async function startedHosts(client: PoolClient, patchId: string): Promise<{ assetId: string; ring: Environment; wave: number | null; position: number }[]> {
+export async function startedHosts(
+  client: PoolClient,
+  patchId: string,
+): Promise<{ assetId: string; ring: Environment; wave: number | null; position: number }[]> {
   const { rows } = await client.query(
     `SELECT asset_id, ring, wave, position, status = 'pending' AND attempts = 0 AS unstarted
      FROM deployment_hosts WHERE patch_id = $1 ORDER BY asset_id FOR UPDATE`,
@@ -341,7 +344,10 @@ function toHostState(r: QueryResultRow): HostState {
 }
 
 export async function hostState(db: Db, patchId: string, assetId: string): Promise<HostState | undefined> {
-  const { rows } = await db.query(`SELECT ${HOST_STATE_COLUMNS} FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2`, [patchId, assetId]);
+  const { rows } = await db.query(`SELECT ${HOST_STATE_COLUMNS} FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2`, [
+    patchId,
+    assetId,
+  ]);
   return rows[0] ? toHostState(rows[0]) : undefined;
 }
 
@@ -425,7 +431,8 @@ export async function installAndMoveHost(
   const fromSet = at(change.fromSetId);
   const digest = at(change.digest);
   const ids = at(change.ids);
-  const column = (pick: (p: PackageChange['fresh'][number]['package']) => string | undefined) => at(change.fresh.map((f) => pick(f.package) ?? ''));
+  const column = (pick: (p: PackageChange['fresh'][number]['package']) => string | undefined) =>
+    at(change.fresh.map((f) => pick(f.package) ?? ''));
   const fresh = `unnest(${at(change.fresh.map((f) => f.position))}::int[], ${column((p) => p.name)}::text[], ${column((p) => p.version)}::text[],
                         ${column((p) => p.source)}::text[], ${column((p) => p.arch)}::text[], ${column((p) => p.ecosystem)}::text[])`;
   // the host and the asset are locked first (and seen as they are now), then everything else depends on both
@@ -501,7 +508,8 @@ function moveStatement(
   if (update.status !== undefined) add('status', update.status);
   if (update.reason !== undefined) add('reason', update.reason);
   if (update.changed !== undefined) add('changed', update.changed);
-  if (update.previousVersions !== undefined) add('previous_versions', update.previousVersions, (p) => `${p}::jsonb || coalesce(previous_versions, '{}')`);
+  if (update.previousVersions !== undefined)
+    add('previous_versions', update.previousVersions, (p) => `${p}::jsonb || coalesce(previous_versions, '{}')`);
   if (update.backAt !== undefined) add('back_at', update.backAt);
   if (update.finished) set.push('finished_at = now()');
   return {
@@ -555,7 +563,11 @@ export async function appendSteps(db: Db, key: { patchId: string; assetId: strin
 }
 
 /** Whether the attempt already recorded this step (steps that run once per attempt, such as the lab tests). */
-export async function hasStep(db: Db, key: { patchId: string; assetId: string; attempt: number }, step: StepRecord['step']): Promise<boolean> {
+export async function hasStep(
+  db: Db,
+  key: { patchId: string; assetId: string; attempt: number },
+  step: StepRecord['step'],
+): Promise<boolean> {
   const { rows } = await db.query(
     'SELECT 1 FROM deployment_records WHERE patch_id = $1 AND asset_id = $2 AND attempt = $3 AND step = $4 LIMIT 1',
     [key.patchId, key.assetId, key.attempt, step],
@@ -610,7 +622,14 @@ export async function recordException(
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
     [e.id, e.patchId, e.assetId, e.compensatingControl, e.expiresAt, e.approvedBy],
   );
-  if (rowCount === 1) await labelHost(client, e.patchId, e.assetId, 'excepted', `excepted until ${new Date(e.expiresAt).toISOString()}: ${e.compensatingControl}`);
+  if (rowCount === 1)
+    await labelHost(
+      client,
+      e.patchId,
+      e.assetId,
+      'excepted',
+      `excepted until ${new Date(e.expiresAt).toISOString()}: ${e.compensatingControl}`,
+    );
 }
 
 /** An owner's deferral; the host shows `deferred` unless it is compliant or being changed. */
@@ -623,10 +642,17 @@ export async function recordDeferral(
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
     [d.id, d.patchId, d.assetId, d.until, d.reason, d.requestedBy],
   );
-  if (rowCount === 1) await labelHost(client, d.patchId, d.assetId, 'deferred', `deferred until ${new Date(d.until).toISOString()}: ${d.reason}`);
+  if (rowCount === 1)
+    await labelHost(client, d.patchId, d.assetId, 'deferred', `deferred until ${new Date(d.until).toISOString()}: ${d.reason}`);
 }
 
-async function labelHost(client: PoolClient, patchId: string, assetId: string, status: 'excepted' | 'deferred', reason: string): Promise<void> {
+async function labelHost(
+  client: PoolClient,
+  patchId: string,
+  assetId: string,
+  status: 'excepted' | 'deferred',
+  reason: string,
+): Promise<void> {
   await client.query(
     `UPDATE deployment_hosts SET status = $3, reason = $4, updated_at = now()
      WHERE patch_id = $1 AND asset_id = $2 AND status IN ('pending', 'failed', 'rolled-back', 'unreachable', 'excepted', 'deferred')`,
@@ -645,7 +671,10 @@ export async function recordBreaches(db: Db, patchId: string, hosts: { assetId: 
 
 /** Closes the deployment; a retry keeps the first finish time. */
 export async function finishDeployment(db: Db, patchId: string, outcome: Outcome): Promise<void> {
-  await db.query(`UPDATE patch_deployments SET finished_at = coalesce(finished_at, now()), outcome = $2 WHERE patch_id = $1`, [patchId, outcome]);
+  await db.query(`UPDATE patch_deployments SET finished_at = coalesce(finished_at, now()), outcome = $2 WHERE patch_id = $1`, [
+    patchId,
+    outcome,
+  ]);
 }
 
 /** An asset's simulation flags, OS and the installed versions of the named packages. */
@@ -665,7 +694,11 @@ const INVENTORY_COLUMNS = `a.id AS inventory_asset, a.simulation, a.os_name, a.o
 
 function toHostInventory(r: QueryResultRow): HostInventory | undefined {
   if (r.inventory_asset === null) return undefined;
-  return { simulation: r.simulation, os: { name: r.os_name, version: r.os_version }, stored: { setId: String(r.package_set_id), packages: r.packages } };
+  return {
+    simulation: r.simulation,
+    os: { name: r.os_name, version: r.os_version },
+    stored: { setId: String(r.package_set_id), packages: r.packages },
+  };
 }
 
 export async function hostInventory(db: Db, assetId: string): Promise<HostInventory | undefined> {

@@ -25,17 +25,17 @@ export class DuplicateUserError extends Error {
   }
 }
 
-export async function createUser(
-  pool: Pool,
-  input: { name: string; roles: Role[]; createdBy: string },
-): Promise<User & { token: string }> {
+export async function createUser(pool: Pool, input: { name: string; roles: Role[]; createdBy: string }): Promise<User & { token: string }> {
   const token = newToken();
   const id = `u_${crypto.randomBytes(8).toString('hex')}`;
   try {
-    await pool.query(
-      'INSERT INTO users (id, name, roles, token_hash, created_by) VALUES ($1, $2, $3, $4, $5)',
-      [id, input.name, input.roles, hashToken(token), input.createdBy],
-    );
+    await pool.query('INSERT INTO users (id, name, roles, token_hash, created_by) VALUES ($1, $2, $3, $4, $5)', [
+      id,
+      input.name,
+      input.roles,
+      hashToken(token),
+      input.createdBy,
+    ]);
   } catch (err) {
     if ((err as { code?: string }).code === '23505') throw new DuplicateUserError(input.name);
     throw err;
@@ -44,9 +44,7 @@ export async function createUser(
 }
 
 export async function findUserByToken(pool: Pool, token: string): Promise<User | undefined> {
-  const { rows } = await pool.query<User>('SELECT id, name, roles FROM users WHERE token_hash = $1', [
-    hashToken(token),
-  ]);
+  const { rows } = await pool.query<User>('SELECT id, name, roles FROM users WHERE token_hash = $1', [hashToken(token)]);
   return rows[0];
 }
 

@@ -31,7 +31,13 @@ export function assetsFromCsv(text: string): { assets: Record<string, unknown>[]
 function assetFromRow(row: Record<string, string>, line: number): Record<string, unknown> {
   const where = `line ${line}${row.id ? ` (${row.id})` : ''}`;
   const optional = (key: string) => (row[key] ? row[key] : undefined);
-  const list = (key: string) => (row[key] ? row[key].split(';').map((s) => s.trim()).filter(Boolean) : undefined);
+  const list = (key: string) =>
+    row[key]
+      ? row[key]
+          .split(';')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined;
   const asset: Record<string, unknown> = {
     id: row.id,
     hostname: row.hostname,

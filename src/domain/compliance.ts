@@ -59,7 +59,8 @@ export function hostCompliance(facts: HostSlaFacts, now: Date): HostCompliance {
   const exceptionInForce = facts.exceptionExpiresAt !== null && ms(facts.exceptionExpiresAt) > t;
 
   if (COMPLIANT.includes(facts.status) || exceptionInForce) {
-    const late = facts.status === 'installed' && facts.finishedAt !== null && facts.exceptionExpiresAt === null && ms(facts.finishedAt) > maximum;
+    const late =
+      facts.status === 'installed' && facts.finishedAt !== null && facts.exceptionExpiresAt === null && ms(facts.finishedAt) > maximum;
     return {
       compliant: true,
       basis: COMPLIANT.includes(facts.status) ? 'patched' : 'excepted',
@@ -160,7 +161,13 @@ export interface ComplianceView {
   /** Number of assets matching (`assets` is one page of them). */
   totalAssets: number;
   assets: AssetCompliance[];
-  patches: (ComplianceSummary & { patchId: string; title: string; priority: Priority; emergency: boolean; deadlines: { recommended: string; maximum: string } })[];
+  patches: (ComplianceSummary & {
+    patchId: string;
+    title: string;
+    priority: Priority;
+    emergency: boolean;
+    deadlines: { recommended: string; maximum: string };
+  })[];
   priorities: (ComplianceSummary & { priority: Priority; name: string })[];
 }
 

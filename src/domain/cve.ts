@@ -14,9 +14,7 @@ const Container = z.looseObject({
   providerMetadata: z.looseObject({ shortName: z.string().optional() }).optional(),
   descriptions: z.array(z.looseObject({ lang: z.string(), value: z.string() })).optional(),
   metrics: z.array(MetricEntry).optional(),
-  problemTypes: z
-    .array(z.looseObject({ descriptions: z.array(z.looseObject({ cweId: z.string().optional() })).optional() }))
-    .optional(),
+  problemTypes: z.array(z.looseObject({ descriptions: z.array(z.looseObject({ cweId: z.string().optional() })).optional() })).optional(),
 });
 
 export const CveRecord = z.looseObject({

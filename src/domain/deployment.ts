@@ -102,7 +102,15 @@ export function roleTestPlan(role: string | null | undefined): string[] {
 }
 
 /** Packages whose new version only takes effect after a reboot (kernel, C library, init). */
-const REBOOT_PACKAGES = [/^linux-image/, /^linux-modules/, /^linux-generic/, /^kernel(-core|-modules)?$/, /^glibc$/, /^libc6$/, /^systemd$/];
+const REBOOT_PACKAGES = [
+  /^linux-image/,
+  /^linux-modules/,
+  /^linux-generic/,
+  /^kernel(-core|-modules)?$/,
+  /^glibc$/,
+  /^libc6$/,
+  /^systemd$/,
+];
 
 export function needsReboot(packageNames: string[]): boolean {
   return packageNames.some((name) => REBOOT_PACKAGES.some((re) => re.test(name)));

@@ -23,7 +23,10 @@ export interface GovernanceTerms {
  */
 export function governanceTerms(
   policy: Policy,
-  request: { emergency: boolean; settings: { reviewersRequired?: number; reviewTimeout?: string; approvalTimeout?: string; scopeRecheckInterval?: string } },
+  request: {
+    emergency: boolean;
+    settings: { reviewersRequired?: number; reviewTimeout?: string; approvalTimeout?: string; scopeRecheckInterval?: string };
+  },
   priority: Priority,
 ): GovernanceTerms {
   const fastTrack = request.emergency || priority === 1;
@@ -163,13 +166,15 @@ export function refuseDecision(view: GovernanceView, actor: Actor, decision: Dec
       if (view.state === 'on-hold') return conflict('The patch is on hold; resume it first');
       return undefined;
     case 'hold':
-      if (view.phase !== 'approval' && view.awaiting !== 'lab-decision') return conflict(`Nothing can be put on hold in phase ${view.phase}`);
+      if (view.phase !== 'approval' && view.awaiting !== 'lab-decision')
+        return conflict(`Nothing can be put on hold in phase ${view.phase}`);
       if (view.state === 'on-hold') return conflict('The patch is already on hold');
       return undefined;
     case 'resume':
       return view.state === 'on-hold' ? undefined : conflict('The patch is not on hold');
     case 'deploy-anyway':
-      if (view.awaiting !== 'lab-decision') return conflict(`Nothing waits for a deploy-anyway decision in phase ${view.phase} (state ${view.state})`);
+      if (view.awaiting !== 'lab-decision')
+        return conflict(`Nothing waits for a deploy-anyway decision in phase ${view.phase} (state ${view.state})`);
       if (view.state === 'on-hold') return conflict('The patch is on hold; resume it first');
       return undefined;
   }
@@ -207,7 +212,8 @@ export function refuseRolloutAction(view: GovernanceView, actor: Actor, action: 
   if (wrongTime) return wrongTime;
   switch (action) {
     case 'pause':
-      if (!view.changingHosts || view.state !== 'running') return conflict(`Only a running rollout can be paused (phase ${view.phase}, state ${view.state})`);
+      if (!view.changingHosts || view.state !== 'running')
+        return conflict(`Only a running rollout can be paused (phase ${view.phase}, state ${view.state})`);
       return undefined;
     case 'resume':
       if (view.state === 'paused' || (view.state === 'halted' && view.awaiting === 'operator')) return undefined;

@@ -146,7 +146,8 @@ function placeWaves(ordered: PlanTarget[], options: PlanOptions, choice: 'neares
   // within a group, the members keep the strategy order across the waves the group got
   const slots = new Map<string, { wave: number; target: PlanTarget }[]>();
   waves.forEach((w, index) => {
-    for (const t of w.members) if (t.redundancyGroup) slots.set(t.redundancyGroup, [...(slots.get(t.redundancyGroup) ?? []), { wave: index, target: t }]);
+    for (const t of w.members)
+      if (t.redundancyGroup) slots.set(t.redundancyGroup, [...(slots.get(t.redundancyGroup) ?? []), { wave: index, target: t }]);
   });
   for (const members of slots.values()) {
     const inRank = members.map((m) => m.target).sort((a, b) => rank.get(a.id)! - rank.get(b.id)!);

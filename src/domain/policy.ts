@@ -57,7 +57,13 @@ const RolloutSchema = z.strictObject({
   stragglerRetryInterval: duration,
   /** Global change freezes: no host is changed inside one unless the approval allowed an emergency bypass. */
   changeFreezes: z
-    .array(z.strictObject({ start: z.iso.datetime({ offset: true }), end: z.iso.datetime({ offset: true }), reason: z.string().max(500).optional() }))
+    .array(
+      z.strictObject({
+        start: z.iso.datetime({ offset: true }),
+        end: z.iso.datetime({ offset: true }),
+        reason: z.string().max(500).optional(),
+      }),
+    )
     .max(100)
     .default([]),
   /** Low-severity feedback reports that halt a pilot or monitoring window (one high-severity report always does). */
@@ -66,7 +72,9 @@ const RolloutSchema = z.strictObject({
 
 const NotificationsSchema = z.strictObject({
   /** JSON POSTs with a Slack-compatible `text`; `events` limits what a receiver gets (default all). */
-  webhooks: z.array(z.strictObject({ url: z.url({ protocol: /^https?$/ }), events: z.array(z.enum(NOTIFICATION_EVENTS)).min(1).optional() })).max(20),
+  webhooks: z
+    .array(z.strictObject({ url: z.url({ protocol: /^https?$/ }), events: z.array(z.enum(NOTIFICATION_EVENTS)).min(1).optional() }))
+    .max(20),
 });
 
 export const DEFAULT_GOVERNANCE: z.output<typeof GovernanceSchema> = {

@@ -44,7 +44,9 @@ export function assessPriority(policy: Policy, cves: CveFacts[], affected: Affec
   const top = scored[0];
   const score = top?.cvss?.score;
   if (top) {
-    reasons.push(`Highest CVSS base score is ${score!.toFixed(1)} (${top.id}, CVSS v${top.cvss!.version} from ${scoreSource(top.cvss!.source)})`);
+    reasons.push(
+      `Highest CVSS base score is ${score!.toFixed(1)} (${top.id}, CVSS v${top.cvss!.version} from ${scoreSource(top.cvss!.source)})`,
+    );
   } else {
     reasons.push('No CVSS score is known for these CVEs; treated as important until reviewed');
   }
@@ -58,7 +60,11 @@ export function assessPriority(policy: Policy, cves: CveFacts[], affected: Affec
   const exposedCritical = affected.internetFacing > 0 && CRITICALITY_RANK[affected.highestCriticality] >= CRITICALITY_RANK.high;
   reasons.push(
     `${affected.count} affected asset${affected.count === 1 ? '' : 's'}; most critical: ${affected.highestCriticality}; ` +
-      (affected.internetFacing > 0 ? `${affected.internetFacing} internet-facing` : affected.allIsolated ? 'all isolated' : 'none internet-facing'),
+      (affected.internetFacing > 0
+        ? `${affected.internetFacing} internet-facing`
+        : affected.allIsolated
+          ? 'all isolated'
+          : 'none internet-facing'),
   );
 
   let priority: Priority;

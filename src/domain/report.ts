@@ -293,7 +293,8 @@ function timelineOf({ status, deployment, exceptions, deferrals, breaches }: Rep
     for (const a of status.actions) add(a.at, 'rollout-action', a.by, a.action + (a.comment ? `: ${a.comment}` : ''));
     for (const l of status.lateness) add(l.at, l.level, null, `${l.phase}: ${l.message}`);
     for (const f of status.feedback) add(f.at, 'feedback', f.by, `${f.severity}${f.assetId ? ` on ${f.assetId}` : ''}: ${f.message}`);
-    if (status.halt) add(status.halt.at, 'halt', null, `${status.halt.phase}: ${status.halt.reason} (decided by the ${status.halt.decidedBy})`);
+    if (status.halt)
+      add(status.halt.at, 'halt', null, `${status.halt.phase}: ${status.halt.reason} (decided by the ${status.halt.decidedBy})`);
     if (status.cancelled) add(status.cancelled.at, 'cancelled', status.cancelled.by, status.cancelled.comment);
     if (status.postmortem) add(status.postmortem.at, 'postmortem', status.postmortem.by, status.postmortem.lessonsLearned);
   }
@@ -329,7 +330,11 @@ type CellValue = string | number | boolean | null | undefined;
 const cell = (value: CellValue) =>
   value === null || value === undefined || value === ''
     ? '–'
-    : String(value).replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/\r?\n|\r/g, ' ');
+    : String(value)
+        .replace(/\\/g, '\\\\')
+        .replace(/\|/g, '\\|')
+        .replace(/</g, '&lt;')
+        .replace(/\r?\n|\r/g, ' ');
 
 function table(header: string[], rows: CellValue[][]): string[] {
   if (rows.length === 0) return ['None.'];
@@ -373,7 +378,13 @@ export function renderMarkdown(report: PatchReport): string {
     '',
     ...table(
       ['wave', 'hosts', 'statuses'],
-      report.waves.map((w) => [waveName(w.ring, w.wave), w.hosts, Object.entries(w.counts).map(([s, n]) => `${s} ${n}`).join(', ')]),
+      report.waves.map((w) => [
+        waveName(w.ring, w.wave),
+        w.hosts,
+        Object.entries(w.counts)
+          .map(([s, n]) => `${s} ${n}`)
+          .join(', '),
+      ]),
     ),
     '',
     '## Failures',
@@ -382,7 +393,10 @@ export function renderMarkdown(report: PatchReport): string {
     '',
     '## Stragglers',
     '',
-    ...table([...hostHeader, 'SLA'], report.stragglers.map((s) => [...hostRow(s), s.sla])),
+    ...table(
+      [...hostHeader, 'SLA'],
+      report.stragglers.map((s) => [...hostRow(s), s.sla]),
+    ),
     '',
     '## Exceptions',
     '',
@@ -400,7 +414,10 @@ export function renderMarkdown(report: PatchReport): string {
     '',
     '## SLA breaches',
     '',
-    ...table(['asset', 'reason', 'at'], report.breaches.map((b) => [b.assetId, b.reason, b.at])),
+    ...table(
+      ['asset', 'reason', 'at'],
+      report.breaches.map((b) => [b.assetId, b.reason, b.at]),
+    ),
     '',
     '## Feedback',
     '',
@@ -412,12 +429,21 @@ export function renderMarkdown(report: PatchReport): string {
     '## Lessons learned',
     '',
     ...(report.postmortem
-      ? [report.postmortem.lessonsLearned, '', ...report.postmortem.actions.map((a) => `- [ ] ${cell(a)}`), '', `— ${report.postmortem.by}, ${report.postmortem.at}`]
+      ? [
+          report.postmortem.lessonsLearned,
+          '',
+          ...report.postmortem.actions.map((a) => `- [ ] ${cell(a)}`),
+          '',
+          `— ${report.postmortem.by}, ${report.postmortem.at}`,
+        ]
       : ['Not written yet.']),
     '',
     '## Timeline',
     '',
-    ...table(['at', 'event', 'by', 'details'], report.timeline.map((t) => [t.at, t.type, t.actor, t.summary])),
+    ...table(
+      ['at', 'event', 'by', 'details'],
+      report.timeline.map((t) => [t.at, t.type, t.actor, t.summary]),
+    ),
     '',
   ];
   return out.join('\n');

@@ -42,11 +42,16 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const args = [
     'server',
     'start-dev',
-    '--ip', ip,
-    '--port', String(options.port),
-    '--namespace', options.namespace,
-    '--log-format', 'json',
-    '--log-level', 'warn',
+    '--ip',
+    ip,
+    '--port',
+    String(options.port),
+    '--namespace',
+    options.namespace,
+    '--log-format',
+    'json',
+    '--log-level',
+    'warn',
   ];
   if (options.uiPort) args.push('--ui-ip', ip, '--ui-port', String(options.uiPort));
   else args.push('--headless');
@@ -67,11 +72,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const exited = new Promise<never>((_, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) =>
-      reject(
-        new Error(
-          `temporal server start-dev exited early (${signal ?? `exit ${code}`}):\n${output.join('\n')}`,
-        ),
-      ),
+      reject(new Error(`temporal server start-dev exited early (${signal ?? `exit ${code}`}):\n${output.join('\n')}`)),
     );
   });
   exited.catch(() => undefined);

@@ -35,9 +35,7 @@ export class TemporalCliError extends Error {
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base =
     env.XDG_CACHE_HOME ||
-    (process.platform === 'darwin'
-      ? path.join(os.homedir(), 'Library', 'Caches')
-      : path.join(os.homedir(), '.cache'));
+    (process.platform === 'darwin' ? path.join(os.homedir(), 'Library', 'Caches') : path.join(os.homedir(), '.cache'));
   return path.join(base, 'patchflow', 'temporal-cli', TEMPORAL_CLI_VERSION);
 }
 
@@ -154,9 +152,7 @@ async function goInstall(dir: string, env: NodeJS.ProcessEnv, progress: (line: s
       });
       child.on('error', reject);
       child.on('exit', (code, signal) =>
-        code === 0
-          ? resolve()
-          : reject(new TemporalCliError(`go install failed (${signal ?? `exit ${code}`}):\n${tail}`)),
+        code === 0 ? resolve() : reject(new TemporalCliError(`go install failed (${signal ?? `exit ${code}`}):\n${tail}`)),
       );
     });
     fs.renameSync(path.join(staging, binaryName), path.join(dir, binaryName));

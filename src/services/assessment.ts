@@ -127,16 +127,33 @@ async function remediatedByPatch(pool: Pool, patchId: string, affected: Affected
   const present = new Set(affected.map((a) => `${a.asset.id}\u0000${a.advisoryId}\u0000${a.package}`));
   return rows
     .filter((r) => !present.has(`${r.asset.id}\u0000${r.advisory_id}\u0000${r.package}`))
-    .map((r) => ({ asset: r.asset, advisoryId: r.advisory_id, package: r.package, installedVersion: r.installed_version, fixedVersion: r.fixed_version }));
+    .map((r) => ({
+      asset: r.asset,
+      advisoryId: r.advisory_id,
+      package: r.package,
+      installedVersion: r.installed_version,
+      fixedVersion: r.fixed_version,
+    }));
 }
 
 const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** The digest an approval records: advisories, every (asset, advisory, package, fixed version), priority, plan. */
-function scopeOf(advisoryIds: string[], affected: AffectedPackage[], priority: Priority, plan: RolloutPlanSettings, targets: Record<Environment, number>): Scope {
+function scopeOf(
+  advisoryIds: string[],
+  affected: AffectedPackage[],
+  priority: Priority,
+  plan: RolloutPlanSettings,
+  targets: Record<Environment, number>,
+): Scope {
   const parts = {
     advisories: sha256([...advisoryIds].sort().join('\n')),
-    targets: sha256(affected.map((a) => `${a.asset.id}\u0000${a.advisoryId}\u0000${a.package}\u0000${a.fixedVersion ?? ''}`).sort().join('\n')),
+    targets: sha256(
+      affected
+        .map((a) => `${a.asset.id}\u0000${a.advisoryId}\u0000${a.package}\u0000${a.fixedVersion ?? ''}`)
+        .sort()
+        .join('\n'),
+    ),
     priority,
     plan: sha256(JSON.stringify(plan, Object.keys(plan).sort())),
   };
@@ -210,7 +227,8 @@ function osvSeverityByCve(advisory: AdvisoryView): Map<string, string[]> {
   const add = (key: string, vector: string) => byCve.set(key, [...(byCve.get(key) ?? []), vector]);
   for (const s of advisory.record.severity ?? []) if (s.type.startsWith('CVSS')) add('*', s.score);
   for (const affected of advisory.record.affected) {
-    const map = (affected.database_specific as { cves_map?: { cves?: { id?: string; severity?: { type: string; score: string }[] }[] } })?.cves_map;
+    const map = (affected.database_specific as { cves_map?: { cves?: { id?: string; severity?: { type: string; score: string }[] }[] } })
+      ?.cves_map;
     for (const cve of map?.cves ?? []) {
       for (const s of cve.severity ?? []) if (cve.id && s.type.startsWith('CVSS')) add(cve.id, s.score);
     }

@@ -16,8 +16,7 @@ export interface TemporalTarget {
 function connectionOptions(target: TemporalTarget) {
   const read = (file?: string) => (file ? fs.readFileSync(file) : undefined);
   const { tls } = target;
-  const certPair =
-    tls?.certPath && tls.keyPath ? { crt: read(tls.certPath)!, key: read(tls.keyPath)! } : undefined;
+  const certPair = tls?.certPath && tls.keyPath ? { crt: read(tls.certPath)!, key: read(tls.keyPath)! } : undefined;
   const tlsOptions =
     tls || target.apiKey
       ? {

@@ -84,13 +84,19 @@ const HOST_CALLS: ActivityOptions = {
 export function connectorFor(host: { assetId: string; connector: 'simulated' | 'agent' }): ConnectorActivities {
   if (host.connector === 'simulated') return proxyActivities<ConnectorActivities>(HOST_CALLS);
   // no agent polling the host's queue within two minutes: the host is unreachable
-  return proxyActivities<ConnectorActivities>({ ...HOST_CALLS, taskQueue: hostTaskQueue(host.assetId), scheduleToStartTimeout: '2 minutes' });
+  return proxyActivities<ConnectorActivities>({
+    ...HOST_CALLS,
+    taskQueue: hostTaskQueue(host.assetId),
+    scheduleToStartTimeout: '2 minutes',
+  });
 }
 
 /** Waiting for a rebooting host: long, heartbeated, never counted a failure while it beats. */
 function awaitingConnector(host: { assetId: string; connector: 'simulated' | 'agent' }): ConnectorActivities {
   const options: ActivityOptions = { ...HOST_CALLS, startToCloseTimeout: '6 hours', retry: { ...HOST_CALLS.retry, maximumAttempts: 3 } };
-  return proxyActivities<ConnectorActivities>(host.connector === 'simulated' ? options : { ...options, taskQueue: hostTaskQueue(host.assetId) });
+  return proxyActivities<ConnectorActivities>(
+    host.connector === 'simulated' ? options : { ...options, taskQueue: hostTaskQueue(host.assetId) },
+  );
 }
 
 /** Why a call failed after its retries, as a host status and reason. */
@@ -114,7 +120,12 @@ export async function hostCall(
   } catch (err) {
     if (isCancellation(err)) throw err;
     result = failedCall(err, step);
-    await deployment.markHost({ patchId: work.patchId, assetId: work.assetId, status: result.status as HostStatus, reason: result.reason ?? null });
+    await deployment.markHost({
+      patchId: work.patchId,
+      assetId: work.assetId,
+      status: result.status as HostStatus,
+      reason: result.reason ?? null,
+    });
     return result;
   }
   if (host.connector === 'agent') await deployment.recordHostSteps({ work, result });
@@ -123,7 +134,15 @@ export async function hostCall(
 
 export async function hostWave(input: WaveInput): Promise<WaveResult> {
   const { selector, attempt, maxConcurrent, maxPerGroup, budget, bypassWindows } = input;
-  const carry: WaveCarry = input.carry ?? { after: -1, waiting: [], rescan: false, stoppedGroups: [], failures: 0, counts: {}, paused: false };
+  const carry: WaveCarry = input.carry ?? {
+    after: -1,
+    waiting: [],
+    rescan: false,
+    stoppedGroups: [],
+    failures: 0,
+    counts: {},
+    paused: false,
+  };
   const waiting = new Map(carry.waiting);
   const stoppedGroups = new Set(carry.stoppedGroups);
   let { after, rescan, failures, paused } = carry;
@@ -155,12 +174,17 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
   const run = async (host: WaveHost) => {
     inFlight.set(host.assetId, host.redundancyGroup);
     try {
-      const status = await runPipeline(host, { patchId: selector.patchId, assetId: host.assetId, attempt, packages: host.packages }, starting);
+      const status = await runPipeline(
+        host,
+        { patchId: selector.patchId, assetId: host.assetId, attempt, packages: host.packages },
+        starting,
+      );
       count(status);
       if (BUDGET_FAILURES.includes(status)) {
         failures++;
         if (host.redundancyGroup) stoppedGroups.add(host.redundancyGroup);
-        if (budget !== null && failures > budget && !halted) halted = `${failures} host(s) failed in this wave; the budget allows ${budget}`;
+        if (budget !== null && failures > budget && !halted)
+          halted = `${failures} host(s) failed in this wave; the budget allows ${budget}`;
       }
     } finally {
       inFlight.delete(host.assetId);
@@ -180,7 +204,8 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
       continue;
     }
     const info = workflowInfo();
-    const timeToContinue = startedHere.size >= HOSTS_PER_RUN || info.historyLength >= historyBudget(maxConcurrent) || info.continueAsNewSuggested;
+    const timeToContinue =
+      startedHere.size >= HOSTS_PER_RUN || info.historyLength >= historyBudget(maxConcurrent) || info.continueAsNewSuggested;
     if (timeToContinue && !selector.stragglersOnly && queue.length > 0) {
       // hand the hosts not started yet to the next run: it fetches them again (the ones that ran have an outcome)
       after = Math.min(...queue.map((h) => h.position)) - 1;
@@ -208,7 +233,8 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
       }
       continue;
     }
-    const next = inFlight.size < maxConcurrent ? queue.findIndex((h) => !h.redundancyGroup || groupLoad(h.redundancyGroup) < maxPerGroup) : -1;
+    const next =
+      inFlight.size < maxConcurrent ? queue.findIndex((h) => !h.redundancyGroup || groupLoad(h.redundancyGroup) < maxPerGroup) : -1;
     if (next >= 0) {
       const host = queue.splice(next, 1)[0]!;
       if (host.redundancyGroup && stoppedGroups.has(host.redundancyGroup)) {
@@ -262,10 +288,17 @@ export async function runPipeline(
   let result: HostResult;
   try {
     // only the connector call is cancellable: what it reports is recorded whatever happens
-    result = await hostCall(host, work, 'deploy', () => (starting ? starting.run(() => connector.deployHost(work)) : connector.deployHost(work)));
+    result = await hostCall(host, work, 'deploy', () =>
+      starting ? starting.run(() => connector.deployHost(work)) : connector.deployHost(work),
+    );
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    await deployment.markHost({ patchId: work.patchId, assetId: work.assetId, status: 'pending', reason: 'the rollout was aborted before this host was changed' });
+    await deployment.markHost({
+      patchId: work.patchId,
+      assetId: work.assetId,
+      status: 'pending',
+      reason: 'the rollout was aborted before this host was changed',
+    });
     return 'pending';
   }
   if (result.status !== 'reboot-required') return result.status;
@@ -296,7 +329,9 @@ export async function rollbackHosts(input: RollbackInput): Promise<{ counts: Rec
   const counts = input.counts ?? {};
   let startedHere = 0;
   for (;;) {
-    const batch = (await deployment.changedHosts({ patchId: input.patchId, limit: tried.size + PAGE })).filter((h) => !tried.has(h.assetId));
+    const batch = (await deployment.changedHosts({ patchId: input.patchId, limit: tried.size + PAGE })).filter(
+      (h) => !tried.has(h.assetId),
+    );
     if (batch.length === 0) return { counts };
     if (startedHere >= HOSTS_PER_RUN || workflowInfo().continueAsNewSuggested) {
       await continueAsNew<typeof rollbackHosts>({ ...input, tried: [...tried], counts });

@@ -162,7 +162,8 @@ class Governance {
   private roundReviewerIds: string[] = [];
   private readonly everReviewerIds = new Set<string>();
   private pendingDecision: 'approve' | 'reject' | undefined;
-  private revision: { actor: Actor; comment: string; advisoryIds?: string[]; emergency?: boolean; settings?: PatchRequest['settings'] } | undefined;
+  private revision:
+    { actor: Actor; comment: string; advisoryIds?: string[]; emergency?: boolean; settings?: PatchRequest['settings'] } | undefined;
   private cancellation: { actor: Actor; reason: string } | undefined;
   private rollout: Rollout | undefined;
 
@@ -228,7 +229,11 @@ class Governance {
     const reviews = () => s.reviews.filter((r) => r.round === s.revision);
     const rejected = () => reviews().some((r) => r.verdict === 'reject');
     const approvals = () => reviews().filter((r) => r.verdict === 'approve').length;
-    await this.waitForPeople(terms.reviewTimeout, 'reviews', () => this.interrupted() || rejected() || approvals() >= terms.reviewersRequired);
+    await this.waitForPeople(
+      terms.reviewTimeout,
+      'reviews',
+      () => this.interrupted() || rejected() || approvals() >= terms.reviewersRequired,
+    );
     if (this.cancellation) return 'cancel';
     if (this.revision) return 'revise';
     if (rejected()) {
@@ -386,7 +391,10 @@ class Governance {
       const deadline = this.status.deadlines?.recommended;
       if (!deadline) return;
       const left = Date.parse(deadline) - Date.now();
-      const moved = await condition(() => this.status.state === 'done' || this.status.deadlines?.recommended !== deadline, Math.max(left, 1));
+      const moved = await condition(
+        () => this.status.state === 'done' || this.status.deadlines?.recommended !== deadline,
+        Math.max(left, 1),
+      );
       if (this.status.state === 'done') return;
       if (!moved) {
         this.tell('sla-at-risk', `The recommended deadline (${deadline}) has passed; the maximum is ${this.status.deadlines?.maximum}`);
@@ -396,7 +404,9 @@ class Governance {
   }
 
   private tell(event: NotificationEvent, text: string): void {
-    notify({ event, patchId: this.status.id, title: this.status.title, text, details: { phase: this.status.phase } }).catch(() => undefined);
+    notify({ event, patchId: this.status.id, title: this.status.title, text, details: { phase: this.status.phase } }).catch(
+      () => undefined,
+    );
   }
 
   private interrupted(): boolean {
@@ -429,7 +439,10 @@ class Governance {
     s.priority = priority;
     s.deadlines = this.evaluation.deadlinesByPriority[priority];
     const who = proposals.map((r) => `${r.reviewer} ("${r.comment}")`).join(', ');
-    s.priorityReasons = [...this.evaluation.priorityReasons, `Changed from ${this.evaluation.priority} to ${priority} at peer review by ${who}`];
+    s.priorityReasons = [
+      ...this.evaluation.priorityReasons,
+      `Changed from ${this.evaluation.priority} to ${priority} at peer review by ${who}`,
+    ];
   }
 
   private setState(state: State): void {
@@ -485,8 +498,10 @@ class Governance {
       {
         validator: (input: ReviewInput) => {
           checkActor(input);
-          if (input.verdict !== 'approve' && input.verdict !== 'reject') refuse({ kind: 'invalid', message: 'verdict is approve or reject' });
-          if (input.priority !== undefined && ![1, 2, 3, 4].includes(input.priority)) refuse({ kind: 'invalid', message: 'priority is 1 to 4' });
+          if (input.verdict !== 'approve' && input.verdict !== 'reject')
+            refuse({ kind: 'invalid', message: 'verdict is approve or reject' });
+          if (input.priority !== undefined && ![1, 2, 3, 4].includes(input.priority))
+            refuse({ kind: 'invalid', message: 'priority is 1 to 4' });
           refuse(refuseReview(this.view(), input.actor));
         },
       },
@@ -538,7 +553,8 @@ class Governance {
       {
         validator: (input: DecisionInput) => {
           checkActor(input);
-          if (typeof input.comment !== 'string' || input.comment.trim() === '') refuse({ kind: 'invalid', message: 'A decision needs a comment' });
+          if (typeof input.comment !== 'string' || input.comment.trim() === '')
+            refuse({ kind: 'invalid', message: 'A decision needs a comment' });
           refuse(refuseDecision(this.view(), input.actor, input.decision));
         },
       },
@@ -612,13 +628,30 @@ class Governance {
           : { kind: 'invalid', message: `action is one of ${ROLLOUT_ACTIONS.join(', ')}` },
       (rollout, input) => rollout.act(input.action, input.actor, input.comment),
     );
-    handle(exceptionUpdate, (input) => refuseException(this.view(), input.actor), (rollout, input) => rollout.except(input));
+    handle(
+      exceptionUpdate,
+      (input) => refuseException(this.view(), input.actor),
+      (rollout, input) => rollout.except(input),
+    );
     handle(
       deferralUpdate,
-      (input) => refuseDeferral(this.view(), input.actor, { emergency: this.request.emergency, until: input.until, recommendedDeadline: s.deadlines?.recommended ?? null }),
+      (input) =>
+        refuseDeferral(this.view(), input.actor, {
+          emergency: this.request.emergency,
+          until: input.until,
+          recommendedDeadline: s.deadlines?.recommended ?? null,
+        }),
       (rollout, input) => rollout.defer(input),
     );
-    handle(feedbackUpdate, () => refuseFeedback(this.view()), (rollout, input) => rollout.feedback(input));
-    handle(postmortemUpdate, (input) => refusePostmortem(this.view(), input.actor), (rollout, input) => rollout.postmortemWritten(input));
+    handle(
+      feedbackUpdate,
+      () => refuseFeedback(this.view()),
+      (rollout, input) => rollout.feedback(input),
+    );
+    handle(
+      postmortemUpdate,
+      (input) => refusePostmortem(this.view(), input.actor),
+      (rollout, input) => rollout.postmortemWritten(input),
+    );
   }
 }

@@ -4,7 +4,16 @@
  * monitoring and the postmortem. The governance part of the workflow owns the update handlers;
  * it hands the rollout's updates to this class.
  */
-import { condition, executeChild, getExternalWorkflowHandle, patched, proxyActivities, startChild, uuid4, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  executeChild,
+  getExternalWorkflowHandle,
+  patched,
+  proxyActivities,
+  startChild,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { DeploymentActivities } from '../activities/deployment-contract';
 import {
   COMPLIANT,
@@ -63,7 +72,6 @@ export interface RolloutContext {
 
 /** How the rollout ended: the patch closes with an outcome, or its approval no longer holds. */
 export type RolloutEnd = { end: 'closed'; outcome: Outcome } | { end: 'scope-changed'; reasons: string[] };
-
 
 /** Thrown inside the rollout when an operator's abort or rollback, or a cancel, stops it. */
 class Stopped extends Error {}
@@ -163,7 +171,14 @@ export class Rollout {
   }
 
   private async labTests(plan: DeploymentPlan): Promise<LabReport> {
-    const hosts = await deployment.waveHosts({ patchId: this.patchId, ring: 'lab', wave: null, after: -1, limit: 1000, bypassWindows: true });
+    const hosts = await deployment.waveHosts({
+      patchId: this.patchId,
+      ring: 'lab',
+      wave: null,
+      after: -1,
+      limit: 1000,
+      bypassWindows: true,
+    });
     const failures: string[] = [];
     if (plan.lab === 0) failures.push('No lab host is affected by this patch: nothing was tested');
     for (const role of plan.uncoveredRoles) failures.push(`No lab host covers the role ${role}`);
@@ -195,7 +210,9 @@ export class Rollout {
       rollbackProof = {
         assetId: proofHost.assetId,
         ok,
-        detail: ok ? 'rolled back to the previous versions, then installed again' : `rollback ${rolledBack.status}${rolledBack.reason ? ` (${rolledBack.reason})` : ''}, reinstall ${back}`,
+        detail: ok
+          ? 'rolled back to the previous versions, then installed again'
+          : `rollback ${rolledBack.status}${rolledBack.reason ? ` (${rolledBack.reason})` : ''}, reinstall ${back}`,
       };
       if (!ok) failures.push(`The rollback proof on ${proofHost.assetId} failed: ${rollbackProof.detail}`);
     } else if (plan.lab > 0) {
@@ -277,11 +294,21 @@ export class Rollout {
         check = await connectorFor({ assetId: work.assetId, connector: 'agent' }).inspectHost(work);
       } catch (err) {
         const failed = failedCall(err, 'verification');
-        await deployment.markHost({ patchId: this.patchId, assetId: work.assetId, status: failed.status as HostStatus, reason: failed.reason! });
+        await deployment.markHost({
+          patchId: this.patchId,
+          assetId: work.assetId,
+          status: failed.status as HostStatus,
+          reason: failed.reason!,
+        });
         continue;
       }
       if (!check.compliant) {
-        await deployment.markHost({ patchId: this.patchId, assetId: work.assetId, status: 'failed', reason: `verification: ${check.reason ?? 'still affected'}` });
+        await deployment.markHost({
+          patchId: this.patchId,
+          assetId: work.assetId,
+          status: 'failed',
+          reason: `verification: ${check.reason ?? 'still affected'}`,
+        });
       }
     }
   }
@@ -356,7 +383,9 @@ export class Rollout {
       await condition(() => this.status.state !== 'paused' || this.interrupted());
       this.checkStop();
       this.waveRuns++;
-      const name = selector.stragglersOnly ? `stragglers-${this.attempt}` : `${selector.ring}${selector.wave === null ? '' : `-${selector.wave}`}`;
+      const name = selector.stragglersOnly
+        ? `stragglers-${this.attempt}`
+        : `${selector.ring}${selector.wave === null ? '' : `-${selector.wave}`}`;
       const workflowId = `${workflowInfo().workflowId}-${name}-${this.waveRuns}`;
       const child = await startChild(hostWave, { workflowId, args: [input] });
       this.currentWave = workflowId;
@@ -505,17 +534,40 @@ export class Rollout {
       expiresAt: input.expiresAt,
       approvedBy: input.actor.name,
     });
-    await deployment.markHost({ patchId: this.patchId, assetId: input.assetId, status: 'excepted', reason: `excepted until ${input.expiresAt}: ${input.compensatingControl}` });
+    await deployment.markHost({
+      patchId: this.patchId,
+      assetId: input.assetId,
+      status: 'excepted',
+      reason: `excepted until ${input.expiresAt}: ${input.compensatingControl}`,
+    });
     this.deferredUntil.delete(input.assetId);
-    this.status.exceptions.push({ assetId: input.assetId, compensatingControl: input.compensatingControl, expiresAt: input.expiresAt, approvedBy: input.actor.name, at });
+    this.status.exceptions.push({
+      assetId: input.assetId,
+      compensatingControl: input.compensatingControl,
+      expiresAt: input.expiresAt,
+      approvedBy: input.actor.name,
+      at,
+    });
     this.hostChanges++;
     await this.refreshHosts();
   }
 
   async defer(input: DeferralInput): Promise<void> {
     const at = now();
-    await deployment.recordDeferral({ id: uuid4(), patchId: this.patchId, assetId: input.assetId, until: input.until, reason: input.reason, requestedBy: input.actor.name });
-    await deployment.markHost({ patchId: this.patchId, assetId: input.assetId, status: 'deferred', reason: `deferred until ${input.until}: ${input.reason}` });
+    await deployment.recordDeferral({
+      id: uuid4(),
+      patchId: this.patchId,
+      assetId: input.assetId,
+      until: input.until,
+      reason: input.reason,
+      requestedBy: input.actor.name,
+    });
+    await deployment.markHost({
+      patchId: this.patchId,
+      assetId: input.assetId,
+      status: 'deferred',
+      reason: `deferred until ${input.until}: ${input.reason}`,
+    });
     this.deferredUntil.set(input.assetId, input.until);
     this.status.deferrals.push({ assetId: input.assetId, until: input.until, reason: input.reason, by: input.actor.name, at });
     this.hostChanges++;

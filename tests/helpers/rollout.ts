@@ -29,7 +29,10 @@ export async function importAdvisory(stack: TestStack, token: string, id: string
     modified: '2026-11-01T00:00:00Z',
     summary: `${source}: a flaw for the rollout tests`,
     affected: [
-      { package: { ecosystem: 'Ubuntu:22.04:LTS', name: source }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0-1ubuntu2' }] }] },
+      {
+        package: { ecosystem: 'Ubuntu:22.04:LTS', name: source },
+        ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0-1ubuntu2' }] }],
+      },
       {
         package: { ecosystem: 'Ubuntu:22.04:LTS', name: `linux-${source}` },
         ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '5.15.0-101.1' }] }],
@@ -83,7 +86,8 @@ export function patchSteps(stack: TestStack, who: People) {
       const id = res.body.id as string;
       const first = await until(id, (s) => s.awaiting === 'reviews', 'peer review');
       const reviewers = first.governance.reviewersRequired === 1 ? [who.rita] : [who.rita, who.remy];
-      for (const token of reviewers) expect((await post(id, 'reviews', token, { verdict: 'approve', comment: 'looks right' })).status).toBe(200);
+      for (const token of reviewers)
+        expect((await post(id, 'reviews', token, { verdict: 'approve', comment: 'looks right' })).status).toBe(200);
       await until(id, (s) => s.awaiting === 'decision', 'approval');
       expect((await post(id, 'decision', who.carl, { decision: 'approve', comment: 'go' })).status).toBe(200);
       return id;

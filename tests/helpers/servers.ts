@@ -65,7 +65,11 @@ export interface TestStack {
   client: Client;
   taskQueue: string;
   /** fetch() against the API with JSON in and out. */
-  call(method: string, path: string, options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  call(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any }>;
   /** Creates a user through the API (as the admin) and returns their token. */
   user(name: string, roles: string[]): Promise<string>;
   stop(): Promise<void>;

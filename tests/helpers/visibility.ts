@@ -19,7 +19,16 @@ export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) 
 
 async function cliWorkflowIds(phase: string): Promise<string[]> {
   const { stdout } = await promisify(execFile)(inject('temporalCliPath'), [
-    'workflow', 'list', '--query', `PatchPhase='${phase}'`, '-o', 'json', '--address', inject('temporalAddress'), '--namespace', 'default',
+    'workflow',
+    'list',
+    '--query',
+    `PatchPhase='${phase}'`,
+    '-o',
+    'json',
+    '--address',
+    inject('temporalAddress'),
+    '--namespace',
+    'default',
   ]);
   const listed = stdout.trim() ? (JSON.parse(stdout) as { execution: { workflowId: string } }[]) : [];
   return [...new Set(listed.map((w) => w.execution.workflowId))].sort();

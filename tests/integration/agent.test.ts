@@ -32,7 +32,13 @@ let probe: { taskQueue: string; stop: () => Promise<void> };
 beforeAll(async () => {
   agent = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'main.ts'), 'agent', '--asset', assetId, '--dry-run'], {
     cwd: ROOT,
-    env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: 'default', DATABASE_URL: '', LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_NAMESPACE: 'default',
+      DATABASE_URL: '',
+      LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   agentExit = new Promise((resolve) => agent.once('exit', (code) => resolve(code)));
@@ -45,7 +51,11 @@ beforeAll(async () => {
   shared = { taskQueue: sharedQueue, ...(await startTestWorker(env.nativeConnection, pool, sharedQueue)) };
 
   const probeQueue = `agent-probe-${crypto.randomBytes(4).toString('hex')}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: probeQueue, workflowsPath: path.join(__dirname, '..', 'helpers', 'agent-workflows.ts') });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: probeQueue,
+    workflowsPath: path.join(__dirname, '..', 'helpers', 'agent-workflows.ts'),
+  });
   const running = worker.run();
   probe = { taskQueue: probeQueue, stop: () => (worker.shutdown(), running) };
 
@@ -96,14 +106,20 @@ it('runs deployHost and inspectHost on patchflow-host-<asset> for a workflow on 
     detail: expect.stringMatching(/^dry-run: would run: apt-get install -q -y .* --only-upgrade bash=/),
     changes: [{ name: 'bash', from: bash, to: `${bash}+pf1` }],
   });
-  expect(skip).toMatchObject({ status: 'skipped', steps: [{ step: 'precheck', ok: true, detail: `not affected: bash ${bash} ≥ ${bash}` }] });
+  expect(skip).toMatchObject({
+    status: 'skipped',
+    steps: [{ step: 'precheck', ok: true, detail: `not affected: bash ${bash} ≥ ${bash}` }],
+  });
   expect(reboot.status).toBe('reboot-required');
   expect(affected).toEqual({ assetId, compliant: false, reason: `still affected: bash ${bash} < ${bash}+pf1` });
   expect(compliant).toEqual({ assetId, compliant: true });
   expect(wrongHost).toEqual({ error: `work for someone-else reached the agent of ${assetId}` });
 
   // the agent ran only its read-only commands, and the host is as it was
-  const ran = agentLog.split('\n').filter((line) => line.includes('"msg":"ran"')).map((line) => JSON.parse(line).argv[0]);
+  const ran = agentLog
+    .split('\n')
+    .filter((line) => line.includes('"msg":"ran"'))
+    .map((line) => JSON.parse(line).argv[0]);
   expect(new Set(ran)).toEqual(new Set(['dpkg-query', 'df']));
   expect(installed('bash')).toBe(bash);
 });

@@ -52,7 +52,11 @@ describe('users and tokens', () => {
   });
 
   it('refuses a duplicate name with 409 and writes nothing', async () => {
-    expectError(await stack.call('POST', '/v1/users', { token: stack.adminToken, body: { name: 'olga', roles: ['auditor'] } }), 409, 'conflict');
+    expectError(
+      await stack.call('POST', '/v1/users', { token: stack.adminToken, body: { name: 'olga', roles: ['auditor'] } }),
+      409,
+      'conflict',
+    );
     const { rows } = await stack.pool.query('SELECT roles FROM users WHERE name = $1', ['olga']);
     expect(rows).toEqual([{ roles: ['operator'] }]);
   });
@@ -66,7 +70,11 @@ describe('every bad request gets its 4xx and the error shape, never a 500', () =
   });
 
   it('403 for the wrong role, naming the roles needed', async () => {
-    const err = expectError(await stack.call('POST', '/v1/patches', { token: auditor, body: { advisoryIds: ['USN-6859-1'] } }), 403, 'forbidden');
+    const err = expectError(
+      await stack.call('POST', '/v1/patches', { token: auditor, body: { advisoryIds: ['USN-6859-1'] } }),
+      403,
+      'forbidden',
+    );
     expect(err.details).toMatchObject({ requiredRoles: ['operator'], yourRoles: ['auditor'] });
     expectError(await stack.call('POST', '/v1/users', { token: operator, body: { name: 'eve', roles: ['admin'] } }), 403, 'forbidden');
   });
@@ -102,12 +110,20 @@ describe('every bad request gets its 4xx and the error shape, never a 500', () =
       400,
       'invalid_request',
     );
-    expectError(await stack.call('POST', '/v1/users', { token: stack.adminToken, body: { name: 'z', roles: ['auditor'], isAdmin: true } }), 400, 'invalid_request');
+    expectError(
+      await stack.call('POST', '/v1/users', { token: stack.adminToken, body: { name: 'z', roles: ['auditor'], isAdmin: true } }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('400 for bad values: empty lists, unknown roles, bad durations', async () => {
     expectError(await stack.call('POST', '/v1/patches', { token: operator, body: { advisoryIds: [] } }), 400, 'invalid_request');
-    expectError(await stack.call('POST', '/v1/users', { token: stack.adminToken, body: { name: 'z', roles: ['root'] } }), 400, 'invalid_request');
+    expectError(
+      await stack.call('POST', '/v1/users', { token: stack.adminToken, body: { name: 'z', roles: ['root'] } }),
+      400,
+      'invalid_request',
+    );
     const err = expectError(
       await stack.call('POST', '/v1/patches', { token: operator, body: { advisoryIds: ['USN-6859-1'], settings: { bakeTime: 'soon' } } }),
       400,
@@ -122,7 +138,11 @@ describe('every bad request gets its 4xx and the error shape, never a 500', () =
   });
 
   it('415 for a body that is not JSON', async () => {
-    const res = await stack.call('POST', '/v1/patches', { token: operator, rawBody: 'advisoryIds=USN-6859-1', headers: { 'content-type': 'text/plain' } });
+    const res = await stack.call('POST', '/v1/patches', {
+      token: operator,
+      rawBody: 'advisoryIds=USN-6859-1',
+      headers: { 'content-type': 'text/plain' },
+    });
     expectError(res, 415, 'unsupported_media_type');
   });
 

@@ -56,7 +56,8 @@ describe('feeds from fixtures/feeds', () => {
 
     const snapshot = async () =>
       (
-        await stack.pool.query(`SELECT (SELECT json_agg(a ORDER BY id) FROM advisories a) AS a, (SELECT json_agg(c ORDER BY id) FROM cves c) AS c,
+        await stack.pool
+          .query(`SELECT (SELECT json_agg(a ORDER BY id) FROM advisories a) AS a, (SELECT json_agg(c ORDER BY id) FROM cves c) AS c,
                                        (SELECT json_agg(k ORDER BY cve_id) FROM kev k) AS k`)
       ).rows[0];
     const before = await snapshot();
@@ -70,8 +71,16 @@ describe('feeds from fixtures/feeds', () => {
   it('replaces a record only with a newer one', async () => {
     const [record] = readJsonDir('osv/debian');
     const newer = { ...record, modified: '2030-01-01T00:00:00Z', summary: 'nginx security update (revised)' };
-    expect((await stack.call('POST', '/v1/feeds/osv', { token: operator, body: newer })).body).toEqual({ imported: 0, updated: 1, skipped: 0 });
-    expect((await stack.call('POST', '/v1/feeds/osv', { token: operator, body: record })).body).toEqual({ imported: 0, updated: 0, skipped: 1 });
+    expect((await stack.call('POST', '/v1/feeds/osv', { token: operator, body: newer })).body).toEqual({
+      imported: 0,
+      updated: 1,
+      skipped: 0,
+    });
+    expect((await stack.call('POST', '/v1/feeds/osv', { token: operator, body: record })).body).toEqual({
+      imported: 0,
+      updated: 0,
+      skipped: 1,
+    });
     const shown = await stack.call('GET', `/v1/advisories/${record.id}`, { token: auditor });
     expect(shown.body.summary).toBe('nginx security update (revised)');
   });
@@ -107,7 +116,11 @@ describe('the assessment phase of patchLifecycle', () => {
         role: 'web',
         packages: [{ name: 'apache2', version: '2.4.52-1ubuntu4.9', source: 'apache2' }],
       }),
-      asset('lab-web-1', { environment: 'lab', role: 'web', packages: [{ name: 'apache2', version: '2.4.52-1ubuntu4.9', source: 'apache2' }] }),
+      asset('lab-web-1', {
+        environment: 'lab',
+        role: 'web',
+        packages: [{ name: 'apache2', version: '2.4.52-1ubuntu4.9', source: 'apache2' }],
+      }),
     ]);
     const created = await stack.call('POST', '/v1/patches', { token: operator, body: { advisoryIds: ['USN-6885-1'] } });
     expect(created.status).toBe(201);
@@ -126,7 +139,9 @@ describe('the assessment phase of patchLifecycle', () => {
     const attrs = (await handle.describe()).typedSearchAttributes;
     expect(attrs.get(PatchPriority)).toBe(1);
     expect(attrs.get(PatchPhase)).toBe('peer-review');
-    const { rows } = await stack.pool.query('SELECT DISTINCT asset_id FROM patch_targets WHERE patch_id = $1 ORDER BY 1', [created.body.id]);
+    const { rows } = await stack.pool.query('SELECT DISTINCT asset_id FROM patch_targets WHERE patch_id = $1 ORDER BY 1', [
+      created.body.id,
+    ]);
     expect(rows.map((r) => r.asset_id)).toEqual(expect.arrayContaining(['edge-web-1', 'lab-web-1']));
     await handle.cancel();
     await saveHistory(handle, 'patch-assessed-then-cancelled');
@@ -134,7 +149,11 @@ describe('the assessment phase of patchLifecycle', () => {
 
   it('gives a low-score local issue on isolated hosts priority 4', async () => {
     await putAssets([
-      asset('vault-nginx-1', { exposure: 'isolated', criticality: 'medium', packages: [{ name: 'nginx', version: '1.18.0-6ubuntu14.4', source: 'nginx' }] }),
+      asset('vault-nginx-1', {
+        exposure: 'isolated',
+        criticality: 'medium',
+        packages: [{ name: 'nginx', version: '1.18.0-6ubuntu14.4', source: 'nginx' }],
+      }),
     ]);
     const created = await stack.call('POST', '/v1/patches', { token: operator, body: { advisoryIds: ['USN-7014-1'] } });
     const status = await waitForPhase(created.body.workflowId, (s) => s.phase !== 'assessment');
@@ -175,26 +194,38 @@ describe('applicability of every Ubuntu notice', () => {
       const slug = `${notice.id}-${entry.package.ecosystem.replace(/[^\w.]+/g, '_')}`;
       const other = ['16.04', '18.04', '20.04', '22.04', '24.04', '25.04', '14.04'].find((r) => !releases.has(r))!;
       hosts.push(
-        { asset: asset(`${slug}-vulnerable`, { os: { name: 'ubuntu', version: release }, packages: pkg(vulnerable) }), expectAffected: true },
+        {
+          asset: asset(`${slug}-vulnerable`, { os: { name: 'ubuntu', version: release }, packages: pkg(vulnerable) }),
+          expectAffected: true,
+        },
         { asset: asset(`${slug}-fixed`, { os: { name: 'ubuntu', version: release }, packages: pkg(fixed) }), expectAffected: false },
-        { asset: asset(`${slug}-other-release`, { os: { name: 'ubuntu', version: other }, packages: pkg(vulnerable) }), expectAffected: false },
+        {
+          asset: asset(`${slug}-other-release`, { os: { name: 'ubuntu', version: other }, packages: pkg(vulnerable) }),
+          expectAffected: false,
+        },
       );
     }
     return hosts;
   }
 
-  it.each(notices.map((n: any) => [n.id, n]))('%s: vulnerable hosts are affected; fixed hosts and other releases are not', async (_id, notice: any) => {
-    const hosts = fleetFor(notice);
-    await putAssets(hosts.map((h) => h.asset));
-    const res = await stack.call('GET', `/v1/advisories/${notice.id}/affected-assets`, { token: auditor });
-    expect(res.status).toBe(200);
-    const affected = new Map(res.body.map((a: any) => [a.assetId, a]));
-    for (const host of hosts) {
-      expect(affected.has(host.asset.id), `${host.asset.id} affected?`).toBe(host.expectAffected);
-    }
-    const vulnerable = hosts.find((h) => h.expectAffected)!.asset;
-    expect(affected.get(vulnerable.id)).toMatchObject({ installedVersion: vulnerable.packages![0]!.version, fixedVersion: expect.any(String) });
-  });
+  it.each(notices.map((n: any) => [n.id, n]))(
+    '%s: vulnerable hosts are affected; fixed hosts and other releases are not',
+    async (_id, notice: any) => {
+      const hosts = fleetFor(notice);
+      await putAssets(hosts.map((h) => h.asset));
+      const res = await stack.call('GET', `/v1/advisories/${notice.id}/affected-assets`, { token: auditor });
+      expect(res.status).toBe(200);
+      const affected = new Map(res.body.map((a: any) => [a.assetId, a]));
+      for (const host of hosts) {
+        expect(affected.has(host.asset.id), `${host.asset.id} affected?`).toBe(host.expectAffected);
+      }
+      const vulnerable = hosts.find((h) => h.expectAffected)!.asset;
+      expect(affected.get(vulnerable.id)).toMatchObject({
+        installedVersion: vulnerable.packages![0]!.version,
+        fixedVersion: expect.any(String),
+      });
+    },
+  );
 });
 
 describe('inventory API', () => {
@@ -242,7 +273,10 @@ describe('inventory API', () => {
 
 describe('bulk import', () => {
   it('refuses an asset id given twice, naming it, and writes nothing', async () => {
-    const res = await stack.call('PUT', '/v1/assets', { token: operator, body: { assets: [asset('dup-1'), asset('dup-2'), asset('dup-1')] } });
+    const res = await stack.call('PUT', '/v1/assets', {
+      token: operator,
+      body: { assets: [asset('dup-1'), asset('dup-2'), asset('dup-1')] },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toContain('body.assets[2] (dup-1).id: asset dup-1 appears more than once');
     expect((await stack.call('GET', '/v1/assets/dup-2', { token: auditor })).status).toBe(404);
@@ -257,7 +291,8 @@ describe('bulk import', () => {
       AssetSchema.parse({
         ...asset(`bulk-${n}`),
         // every tenth host has drifted; one lists a package twice
-        packages: n % 10 === 0 ? [image[0], { name: 'sudo', version: `1.9.9-1ubuntu2.${n % 3}+bulk` }] : n === 1 ? [...image, image[1]] : image,
+        packages:
+          n % 10 === 0 ? [image[0], { name: 'sudo', version: `1.9.9-1ubuntu2.${n % 3}+bulk` }] : n === 1 ? [...image, image[1]] : image,
       }),
     );
     const sets = async () => Number((await stack.pool.query('SELECT count(*) AS n FROM package_sets')).rows[0].n);
@@ -268,7 +303,12 @@ describe('bulk import', () => {
     expect(drifted.body.packages).toEqual([image[0], { name: 'sudo', version: '1.9.9-1ubuntu2.2+bulk' }]);
 
     // an id twice, batches apart: the database refuses the second write; nothing of the import stays
-    const again = [...fleet.slice(0, 2000).map((a) => ({ ...a, hostname: 'changed.example' })), { ...fleet[0]!, id: 'bulk-new' }, fleet[1500]!, fleet[1500]!];
+    const again = [
+      ...fleet.slice(0, 2000).map((a) => ({ ...a, hostname: 'changed.example' })),
+      { ...fleet[0]!, id: 'bulk-new' },
+      fleet[1500]!,
+      fleet[1500]!,
+    ];
     await expect(upsertAssets(stack.pool, again)).rejects.toThrow();
     const kept = await stack.call('GET', '/v1/assets/bulk-7', { token: auditor });
     expect(kept.body.hostname).toBe(fleet[7]!.hostname);

@@ -56,25 +56,39 @@ describe('recording', () => {
 
     const entries = await auditUntil('actor=olga&path=/v1/assets', (e) => e.length > 0);
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ actorName: 'olga', actorId: expect.stringMatching(/^u_/), method: 'PUT', path: '/v1/assets', status: 200, body });
+    expect(entries[0]).toMatchObject({
+      actorName: 'olga',
+      actorId: expect.stringMatching(/^u_/),
+      method: 'PUT',
+      path: '/v1/assets',
+      status: 200,
+      body,
+    });
     expect(Date.now() - Date.parse(entries[0]!.at)).toBeLessThan(60_000);
   });
 
   it('records refused calls too: 403 (body never read), 400 and 409, each with who tried; a 401 has nobody to record', async () => {
     expect((await stack.call('POST', '/v1/users', { token: operator, body: { name: 'mallory', roles: ['admin'] } })).status).toBe(403);
     expect((await stack.call('POST', '/v1/patches', { token: operator, body: { advisoryIds: [], priority: 1 } })).status).toBe(400);
-    expect((await stack.call('POST', '/v1/users', { token: stack.adminToken, body: { name: 'olga', roles: ['auditor'] } })).status).toBe(409);
+    expect((await stack.call('POST', '/v1/users', { token: stack.adminToken, body: { name: 'olga', roles: ['auditor'] } })).status).toBe(
+      409,
+    );
     expect((await stack.call('POST', '/v1/users', { token: 'pf_nobody', body: { name: 'x', roles: ['admin'] } })).status).toBe(401);
 
     const refused = await auditUntil('', (e) => e.filter((x) => x.status >= 400).length >= 3);
     const byStatus = Object.fromEntries(refused.filter((x) => x.status >= 400).map((x) => [x.status, x]));
     expect(byStatus[403]).toMatchObject({ actorName: 'olga', method: 'POST', path: '/v1/users', body: null });
     expect(byStatus[400]).toMatchObject({ actorName: 'olga', path: '/v1/patches', body: { advisoryIds: [], priority: 1 } });
-    expect(byStatus[409]).toMatchObject({ actorName: 'admin', actorId: 'admin', path: '/v1/users', body: { name: 'olga', roles: ['auditor'] } });
+    expect(byStatus[409]).toMatchObject({
+      actorName: 'admin',
+      actorId: 'admin',
+      path: '/v1/users',
+      body: { name: 'olga', roles: ['auditor'] },
+    });
     expect(byStatus[401]).toBeUndefined();
   });
 
-  it('never stores a token: the new user\'s token is in the answer, not in the audit', async () => {
+  it("never stores a token: the new user's token is in the answer, not in the audit", async () => {
     const created = await stack.call('POST', '/v1/users', { token: stack.adminToken, body: { name: 'tokenless', roles: ['reviewer'] } });
     expect(created.status).toBe(201);
     const entries = await auditUntil('actor=admin&path=/v1/users', (e) => e.some((x) => x.status === 201));
@@ -85,7 +99,9 @@ describe('recording', () => {
   });
 
   it('stores a body over 64 KiB as its size only', async () => {
-    const body = { assets: Array.from({ length: 400 }, (_, i) => asset(`aud-bulk-${i}`, [{ name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6' }])) };
+    const body = {
+      assets: Array.from({ length: 400 }, (_, i) => asset(`aud-bulk-${i}`, [{ name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6' }])),
+    };
     const bytes = Buffer.byteLength(JSON.stringify(body));
     expect(bytes).toBeGreaterThan(64 * 1024);
     expect((await stack.call('PUT', '/v1/assets', { token: operator, body })).status).toBe(200);
@@ -102,7 +118,9 @@ describe('audit_log is append-only in PostgreSQL itself', () => {
     const refused = (op: string) => ({ code: '42501', message: `audit_log is append-only: ${op} is not allowed` });
 
     await expect(stack.pool.query("UPDATE audit_log SET status = 200, actor_name = 'nobody'")).rejects.toMatchObject(refused('UPDATE'));
-    await expect(stack.pool.query('DELETE FROM audit_log WHERE id = (SELECT min(id) FROM audit_log)')).rejects.toMatchObject(refused('DELETE'));
+    await expect(stack.pool.query('DELETE FROM audit_log WHERE id = (SELECT min(id) FROM audit_log)')).rejects.toMatchObject(
+      refused('DELETE'),
+    );
     await expect(stack.pool.query('DELETE FROM audit_log WHERE false')).rejects.toMatchObject(refused('DELETE'));
     await expect(stack.pool.query('TRUNCATE audit_log')).rejects.toMatchObject(refused('TRUNCATE'));
     expect(await count()).toBe(before);
@@ -167,7 +185,13 @@ describe('a failed audit write', () => {
         done();
       },
     });
-    const app = createApp({ pool: stack.pool, temporal: stack.client, taskQueue: stack.taskQueue, logger: pino({ level: 'error' }, sink), version: 'test' });
+    const app = createApp({
+      pool: stack.pool,
+      temporal: stack.client,
+      taskQueue: stack.taskQueue,
+      logger: pino({ level: 'error' }, sink),
+      version: 'test',
+    });
     const server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     const base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;

@@ -18,15 +18,20 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-const patchflow = async (...args: string[]) => (await run(process.execPath, [CLI, ...args, '--api', stack.baseUrl, '--token', token])).stdout;
+const patchflow = async (...args: string[]) =>
+  (await run(process.execPath, [CLI, ...args, '--api', stack.baseUrl, '--token', token])).stdout;
 
 it('imports fixtures/feeds with `patchflow import`, and a second time changes nothing', async () => {
   const osvCount = ['ubuntu', 'debian', 'alpine', 'maven'].reduce((n, d) => n + fs.readdirSync(path.join(FEEDS, 'osv', d)).length, 0);
-  expect(await patchflow('import', 'osv', path.join(FEEDS, 'osv'))).toBe(`osv: ${osvCount} records: ${osvCount} imported, 0 updated, 0 unchanged\n`);
+  expect(await patchflow('import', 'osv', path.join(FEEDS, 'osv'))).toBe(
+    `osv: ${osvCount} records: ${osvCount} imported, 0 updated, 0 unchanged\n`,
+  );
   expect(await patchflow('import', 'cve', path.join(FEEDS, 'cve'))).toMatch(/^cve: 14 records: 14 imported/);
   expect(await patchflow('import', 'kev', path.join(FEEDS, 'kev'))).toMatch(/^kev known_exploited_vulnerabilities.json: 1404 imported/);
 
-  expect(await patchflow('import', 'osv', path.join(FEEDS, 'osv'))).toBe(`osv: ${osvCount} records: 0 imported, 0 updated, ${osvCount} unchanged\n`);
+  expect(await patchflow('import', 'osv', path.join(FEEDS, 'osv'))).toBe(
+    `osv: ${osvCount} records: 0 imported, 0 updated, ${osvCount} unchanged\n`,
+  );
   expect(await patchflow('import', 'cve', path.join(FEEDS, 'cve'))).toBe('cve: 14 records: 0 imported, 0 updated, 14 unchanged\n');
   expect(await patchflow('import', 'kev', path.join(FEEDS, 'kev'))).toMatch(/0 imported, 0 updated, 1404 unchanged/);
 });
@@ -34,7 +39,10 @@ it('imports fixtures/feeds with `patchflow import`, and a second time changes no
 it('imports assets from CSV and reports a bad file with the API error', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-import-'));
   const good = path.join(dir, 'fleet.csv');
-  fs.writeFileSync(good, 'id,hostname,environment,os_name,os_version,criticality,exposure,packages\nweb-9,web-9.x,production,ubuntu,22.04,high,internet,sudo=1.9.9-1ubuntu2.4\n');
+  fs.writeFileSync(
+    good,
+    'id,hostname,environment,os_name,os_version,criticality,exposure,packages\nweb-9,web-9.x,production,ubuntu,22.04,high,internet,sudo=1.9.9-1ubuntu2.4\n',
+  );
   expect(await patchflow('import', 'assets', good)).toBe('assets: 1 upserted\n');
   const bad = path.join(dir, 'bad.json');
   fs.writeFileSync(bad, JSON.stringify([{ id: 'web-10' }]));

@@ -58,14 +58,10 @@ async function seed() {
     [2, 'precheck', false, null, null],
   ];
   for (const [attempt, step, ok, detail, changes] of steps) {
-    await q(`INSERT INTO deployment_records (patch_id, asset_id, attempt, step, ok, detail, changes) VALUES ($1, 'web-2', $2, $3, $4, $5, $6)`, [
-      EMERGENCY,
-      attempt,
-      step,
-      ok,
-      detail,
-      changes,
-    ]);
+    await q(
+      `INSERT INTO deployment_records (patch_id, asset_id, attempt, step, ok, detail, changes) VALUES ($1, 'web-2', $2, $3, $4, $5, $6)`,
+      [EMERGENCY, attempt, step, ok, detail, changes],
+    );
   }
   await q(
     `INSERT INTO host_exceptions (id, patch_id, asset_id, compensating_control, expires_at, approved_by, at)
@@ -73,15 +69,14 @@ async function seed() {
             ('x3', $1, 'db-1', 'old rule', $4, 'carol', $5)`,
     [EMERGENCY, ago(-24 * 30), ago(10), ago(1), ago(0.5)],
   );
-  await q(`INSERT INTO host_deferrals (id, patch_id, asset_id, until, reason, requested_by, at) VALUES ('d1', $1, 'web-2', $2, 'quarter close', 'team-web', $3)`, [
-    SCHEDULED,
-    ago(-24 * 5),
-    ago(23),
-  ]);
-  await q(`INSERT INTO sla_breaches (patch_id, asset_id, reason, at) VALUES ($1, 'web-3', 'unreachable', $2), ($1, 'web-2', 'install failed: disk full', $2)`, [
-    EMERGENCY,
-    ago(6),
-  ]);
+  await q(
+    `INSERT INTO host_deferrals (id, patch_id, asset_id, until, reason, requested_by, at) VALUES ('d1', $1, 'web-2', $2, 'quarter close', 'team-web', $3)`,
+    [SCHEDULED, ago(-24 * 5), ago(23)],
+  );
+  await q(
+    `INSERT INTO sla_breaches (patch_id, asset_id, reason, at) VALUES ($1, 'web-3', 'unreachable', $2), ($1, 'web-2', 'install failed: disk full', $2)`,
+    [EMERGENCY, ago(6)],
+  );
 }
 
 beforeAll(async () => {
@@ -101,7 +96,12 @@ async function ok(path: string, token = auditor) {
 /** A text answer with its headers. */
 async function raw(path: string) {
   const res = await fetch(`${stack.baseUrl}${path}`, { headers: { authorization: `Bearer ${auditor}` } });
-  return { status: res.status, contentType: res.headers.get('content-type'), disposition: res.headers.get('content-disposition'), text: await res.text() };
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    disposition: res.headers.get('content-disposition'),
+    text: await res.text(),
+  };
 }
 function expectError(res: { status: number; body: unknown }, status: number, code: string) {
   expect(res.status, JSON.stringify(res.body)).toBe(status);
@@ -129,7 +129,8 @@ describe('GET /v1/patches/:id/hosts', () => {
   });
 
   it('filters by status (one or several), ring and wave, and pages', async () => {
-    const ids = async (query: string) => (await ok(`/v1/patches/${EMERGENCY}/hosts?${query}`)).hosts.map((h: { assetId: string }) => h.assetId);
+    const ids = async (query: string) =>
+      (await ok(`/v1/patches/${EMERGENCY}/hosts?${query}`)).hosts.map((h: { assetId: string }) => h.assetId);
     expect(await ids('status=failed')).toEqual(['web-2']);
     expect(await ids('status=failed,unreachable')).toEqual(['web-2', 'web-3']);
     expect(await ids('ring=lab')).toEqual(['lab-1']);
@@ -161,7 +162,20 @@ describe('GET /v1/patches/:id/hosts', () => {
   });
 
   it('refuses bad queries with 400, unknown patches with 404, and strangers with 401', async () => {
-    for (const query of ['status=done', 'status=failed,', 'ring=qa', 'wave=-1', 'wave=', 'wave=1e2', 'limit=0', 'limit=1001', 'offset=-1', 'steps=yes', 'sort=asc', 'status=failed&status=installed']) {
+    for (const query of [
+      'status=done',
+      'status=failed,',
+      'ring=qa',
+      'wave=-1',
+      'wave=',
+      'wave=1e2',
+      'limit=0',
+      'limit=1001',
+      'offset=-1',
+      'steps=yes',
+      'sort=asc',
+      'status=failed&status=installed',
+    ]) {
       expectError(await get(`/v1/patches/${EMERGENCY}/hosts?${query}`), 400, 'invalid_request');
     }
     expectError(await get('/v1/patches/NOT_AN_ID/hosts'), 400, 'invalid_request');
@@ -316,6 +330,10 @@ describe('GET /v1/compliance', () => {
     const doc = (await stack.call('GET', '/v1/openapi.json')).body;
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/patches/{id}/hosts', '/v1/patches/{id}/report', '/v1/compliance']));
     expect(doc.paths['/v1/patches/{id}/report'].get.responses).toHaveProperty('409');
-    expect(Object.keys(doc.paths['/v1/patches/{id}/report'].get.responses['200'].content)).toEqual(['application/json', 'text/markdown', 'text/csv']);
+    expect(Object.keys(doc.paths['/v1/patches/{id}/report'].get.responses['200'].content)).toEqual([
+      'application/json',
+      'text/markdown',
+      'text/csv',
+    ]);
   });
 });

@@ -63,7 +63,10 @@ let patchSeq = 0;
 /** Assets in the inventory, a patch assessed against them, its deployment started. */
 async function deploy(assets: AssetInput[], options: { advisories?: string[]; plan?: Partial<RolloutPlanSettings> } = {}) {
   const patchId = `p${++patchSeq}`;
-  await upsertAssets(pool, assets.map((a) => AssetSchema.parse(a)));
+  await upsertAssets(
+    pool,
+    assets.map((a) => AssetSchema.parse(a)),
+  );
   await assessPatch(pool, { patchId, advisoryIds: options.advisories ?? [OPENSSH] }, new Date());
   const plan = await acts.startDeployment(startInput(patchId, options.plan));
   return { patchId, plan };
@@ -75,30 +78,40 @@ const startInput = (patchId: string, plan: Partial<RolloutPlanSettings> = {}) =>
   priority: 2,
   emergency: false,
   openedAt: new Date().toISOString(),
-  deadlines: { recommended: new Date(Date.now() + 7 * 86_400_000).toISOString(), maximum: new Date(Date.now() + 14 * 86_400_000).toISOString() },
+  deadlines: {
+    recommended: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+    maximum: new Date(Date.now() + 14 * 86_400_000).toISOString(),
+  },
   plan: { ...PLAN, ...plan },
 });
 
 async function work(patchId: string, assetId: string, attempt = 1): Promise<HostWork> {
   const { rows } = await pool.query('SELECT packages FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2', [patchId, assetId]);
-  return { patchId, assetId, attempt, packages: Object.entries(rows[0].packages as Record<string, string>).map(([name, fixedVersion]) => ({ name, fixedVersion })) };
+  return {
+    patchId,
+    assetId,
+    attempt,
+    packages: Object.entries(rows[0].packages as Record<string, string>).map(([name, fixedVersion]) => ({ name, fixedVersion })),
+  };
 }
 
 /** Runs an activity in a mock environment: a fresh one unless given (a cancelled one stays cancelled). */
 const runIn = <A extends unknown[], R>(env: MockActivityEnvironment, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
   env.run<A, R, typeof fn>(fn, ...args);
-const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => runIn(new MockActivityEnvironment(), fn, ...args);
+const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
+  runIn(new MockActivityEnvironment(), fn, ...args);
 
 const host = async (patchId: string, assetId: string) =>
   (await pool.query('SELECT * FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2', [patchId, assetId])).rows[0];
 const steps = async (patchId: string, assetId: string) =>
   (
-    await pool.query('SELECT attempt, step, ok, detail, changes FROM deployment_records WHERE patch_id = $1 AND asset_id = $2 ORDER BY id', [
-      patchId,
-      assetId,
-    ])
+    await pool.query(
+      'SELECT attempt, step, ok, detail, changes FROM deployment_records WHERE patch_id = $1 AND asset_id = $2 ORDER BY id',
+      [patchId, assetId],
+    )
   ).rows;
-const stepNames = async (patchId: string, assetId: string) => (await steps(patchId, assetId)).map((s) => `${s.step}:${s.ok ? 'ok' : 'fail'}`);
+const stepNames = async (patchId: string, assetId: string) =>
+  (await steps(patchId, assetId)).map((s) => `${s.step}:${s.ok ? 'ok' : 'fail'}`);
 const installed = async (assetId: string, name: string) => (await getAsset(pool, assetId))!.packages.find((p) => p.name === name)?.version;
 
 describe('simulated connector: the per-host pipeline', () => {
@@ -117,7 +130,14 @@ describe('simulated connector: the per-host pipeline', () => {
       { name: 'openssh-server', version: SSH_FIXED, source: 'openssh' },
     ]);
     const row = await host(patchId, 'ok-1');
-    expect(row).toMatchObject({ status: 'installed', stage: 'done', attempts: 1, changed: true, reason: null, previous_versions: { 'openssh-server': SSH_OLD } });
+    expect(row).toMatchObject({
+      status: 'installed',
+      stage: 'done',
+      attempts: 1,
+      changed: true,
+      reason: null,
+      previous_versions: { 'openssh-server': SSH_OLD },
+    });
     expect(row.started_at).toBeInstanceOf(Date);
     expect(row.finished_at.getTime()).toBeGreaterThanOrEqual(row.started_at.getTime());
   });
@@ -129,7 +149,10 @@ describe('simulated connector: the per-host pipeline', () => {
     expect(first.status).toBe('installed');
     expect(retry).toEqual({ status: 'installed', steps: [] });
 
-    const twice = await Promise.all([run(acts.deployHost, await work(patchId, 'idem-2')), run(acts.deployHost, await work(patchId, 'idem-2'))]);
+    const twice = await Promise.all([
+      run(acts.deployHost, await work(patchId, 'idem-2')),
+      run(acts.deployHost, await work(patchId, 'idem-2')),
+    ]);
     expect(twice.map((r) => r.status)).toEqual(['installed', 'installed']);
     for (const id of ['idem-1', 'idem-2']) {
       const rows = await steps(patchId, id);
@@ -141,10 +164,18 @@ describe('simulated connector: the per-host pipeline', () => {
 
   it('an instant install (installMs 0, no fault, no reboot) commits the whole pipeline at once, and only once', async () => {
     const { patchId } = await deploy([sshHost('instant-1', { simulation: { installMs: 0 } })]);
-    const twice = await Promise.all([run(acts.deployHost, await work(patchId, 'instant-1')), run(acts.deployHost, await work(patchId, 'instant-1'))]);
+    const twice = await Promise.all([
+      run(acts.deployHost, await work(patchId, 'instant-1')),
+      run(acts.deployHost, await work(patchId, 'instant-1')),
+    ]);
     expect(twice.map((r) => r.status)).toEqual(['installed', 'installed']);
     expect(await stepNames(patchId, 'instant-1')).toEqual(['precheck:ok', 'backup:ok', 'pre-install:ok', 'install:ok', 'post-check:ok']);
-    expect(await host(patchId, 'instant-1')).toMatchObject({ status: 'installed', stage: 'done', changed: true, previous_versions: { 'openssh-server': SSH_OLD } });
+    expect(await host(patchId, 'instant-1')).toMatchObject({
+      status: 'installed',
+      stage: 'done',
+      changed: true,
+      previous_versions: { 'openssh-server': SSH_OLD },
+    });
     expect(await installed('instant-1', 'openssh-server')).toBe(SSH_FIXED);
     expect(await installed('instant-1', 'bash')).toBe('5.1-6ubuntu1');
   });
@@ -202,11 +233,22 @@ describe('simulated connector: the per-host pipeline', () => {
     const { patchId } = await deploy([sshHost('verify-1', { simulation: { failVerify: true } })]);
     const result = await run(acts.deployHost, await work(patchId, 'verify-1'));
     expect(result).toMatchObject({ status: 'rolled-back', reason: 'post-install checks failed' });
-    expect(await stepNames(patchId, 'verify-1')).toEqual(['precheck:ok', 'backup:ok', 'pre-install:ok', 'install:ok', 'post-check:fail', 'rollback:ok']);
+    expect(await stepNames(patchId, 'verify-1')).toEqual([
+      'precheck:ok',
+      'backup:ok',
+      'pre-install:ok',
+      'install:ok',
+      'post-check:fail',
+      'rollback:ok',
+    ]);
     const rollback = (await steps(patchId, 'verify-1')).at(-1);
     expect(rollback.changes).toEqual([{ name: 'openssh-server', from: SSH_FIXED, to: SSH_OLD }]);
     expect(await installed('verify-1', 'openssh-server')).toBe(SSH_OLD);
-    expect(await host(patchId, 'verify-1')).toMatchObject({ status: 'rolled-back', changed: false, previous_versions: { 'openssh-server': SSH_OLD } });
+    expect(await host(patchId, 'verify-1')).toMatchObject({
+      status: 'rolled-back',
+      changed: false,
+      previous_versions: { 'openssh-server': SSH_OLD },
+    });
   });
 
   it('the reboot path: reboot-required, reboot, await until the host is back, post-check', async () => {
@@ -252,7 +294,14 @@ describe('simulated connector: the per-host pipeline', () => {
     const w = await work(patchId, 'boot-fail');
     expect((await run(acts.deployHost, w)).status).toBe('reboot-required');
     expect(await run(acts.rebootHost, w)).toMatchObject({ status: 'rolled-back', reason: 'reboot failed' });
-    expect(await stepNames(patchId, 'boot-fail')).toEqual(['precheck:ok', 'backup:ok', 'pre-install:ok', 'install:ok', 'reboot:fail', 'rollback:ok']);
+    expect(await stepNames(patchId, 'boot-fail')).toEqual([
+      'precheck:ok',
+      'backup:ok',
+      'pre-install:ok',
+      'install:ok',
+      'reboot:fail',
+      'rollback:ok',
+    ]);
     expect(await installed('boot-fail', 'libc6')).toBe(LIBC_OLD);
     expect(await run(acts.awaitHost, w)).toMatchObject({ status: 'rolled-back', steps: [] });
 
@@ -304,14 +353,22 @@ describe('simulated connector: the per-host pipeline', () => {
   });
 
   it('testHost runs the role test plan (failing under failVerify); inspectHost compares the inventory', async () => {
-    const { patchId } = await deploy([sshHost('lab-ok', { environment: 'lab', role: 'web' }), sshHost('lab-bad', { environment: 'lab', simulation: { failVerify: true } })]);
+    const { patchId } = await deploy([
+      sshHost('lab-ok', { environment: 'lab', role: 'web' }),
+      sshHost('lab-bad', { environment: 'lab', simulation: { failVerify: true } }),
+    ]);
     const ok = await work(patchId, 'lab-ok');
     expect(await run(acts.inspectHost, ok)).toMatchObject({ compliant: false, reason: expect.stringContaining(SSH_OLD) });
     await run(acts.deployHost, ok);
     expect(await run(acts.inspectHost, ok)).toEqual({ assetId: 'lab-ok', compliant: true });
 
     const checks = await run(acts.testHost, { ...ok, role: 'web' });
-    expect(checks.map((c) => c.check)).toEqual(['web: services up', 'web: logins work', 'web: no new errors in the logs', 'web: performance within 10% of baseline']);
+    expect(checks.map((c) => c.check)).toEqual([
+      'web: services up',
+      'web: logins work',
+      'web: no new errors in the logs',
+      'web: performance within 10% of baseline',
+    ]);
     expect(checks.every((c) => c.ok)).toBe(true);
     await run(acts.testHost, { ...ok, role: 'web' });
     expect((await steps(patchId, 'lab-ok')).filter((s) => s.step === 'test')).toHaveLength(1);
@@ -333,11 +390,21 @@ describe('deployment activities', () => {
       ...['a', 'b', 'c', 'd'].map((x) => sshHost(`w-solo-${x}`, { criticality: 'low' })),
     ];
     const { patchId, plan } = await deploy(assets, { plan: { productionWaves: 3, maxPerGroupPerWave: 1 } });
-    expect(plan).toMatchObject({ lab: 1, pilot: 2, uncoveredRoles: ['db', 'mail'], feedbackThreshold: DEFAULT_POLICY.rollout.feedbackThreshold });
+    expect(plan).toMatchObject({
+      lab: 1,
+      pilot: 2,
+      uncoveredRoles: ['db', 'mail'],
+      feedbackThreshold: DEFAULT_POLICY.rollout.feedbackThreshold,
+    });
     expect(plan.waves.reduce((n, w) => n + w.size, 0)).toBe(10);
     expect(plan.waves.map((w) => w.index)).toEqual(plan.waves.map((_, i) => i));
 
-    const rows = (await pool.query('SELECT asset_id, ring, wave, position, redundancy_group FROM deployment_hosts WHERE patch_id = $1 ORDER BY position', [patchId])).rows;
+    const rows = (
+      await pool.query(
+        'SELECT asset_id, ring, wave, position, redundancy_group FROM deployment_hosts WHERE patch_id = $1 ORDER BY position',
+        [patchId],
+      )
+    ).rows;
     expect(rows.slice(0, 3).map((r) => r.asset_id)).toEqual(['w-lab-1', 'w-pilot-2', 'w-pilot-1']);
     for (const group of ['web-cluster', 'db-pair']) {
       const waves = rows.filter((r) => r.redundancy_group === group).map((r) => r.wave);
@@ -347,7 +414,12 @@ describe('deployment activities', () => {
 
     // again: the same rows
     await acts.startDeployment(startInput(patchId, { productionWaves: 3, maxPerGroupPerWave: 1 }));
-    const again = (await pool.query('SELECT asset_id, ring, wave, position, redundancy_group FROM deployment_hosts WHERE patch_id = $1 ORDER BY position', [patchId])).rows;
+    const again = (
+      await pool.query(
+        'SELECT asset_id, ring, wave, position, redundancy_group FROM deployment_hosts WHERE patch_id = $1 ORDER BY position',
+        [patchId],
+      )
+    ).rows;
     expect(again).toEqual(rows);
 
     // a started host keeps its place; the others are planned again after it, a host no longer targeted goes
@@ -355,8 +427,15 @@ describe('deployment activities', () => {
     await run(acts.deployHost, await work(patchId, started.asset_id));
     await pool.query(`DELETE FROM patch_targets WHERE patch_id = $1 AND asset_id = 'w-solo-d'`, [patchId]);
     const replanned = await acts.startDeployment(startInput(patchId, { productionWaves: 1, maxPerGroupPerWave: 2 }));
-    const after = (await pool.query('SELECT asset_id, ring, wave, position FROM deployment_hosts WHERE patch_id = $1 ORDER BY position', [patchId])).rows;
-    expect(after.find((r) => r.asset_id === started.asset_id)).toEqual({ asset_id: started.asset_id, ring: 'production', wave: started.wave, position: started.position });
+    const after = (
+      await pool.query('SELECT asset_id, ring, wave, position FROM deployment_hosts WHERE patch_id = $1 ORDER BY position', [patchId])
+    ).rows;
+    expect(after.find((r) => r.asset_id === started.asset_id)).toEqual({
+      asset_id: started.asset_id,
+      ring: 'production',
+      wave: started.wave,
+      position: started.position,
+    });
     expect(after.map((r) => r.asset_id)).not.toContain('w-solo-d');
     const others = after.filter((r) => r.ring === 'production' && r.asset_id !== started.asset_id);
     expect(others.every((r) => r.wave > started.wave && r.position > started.position)).toBe(true);
@@ -385,19 +464,41 @@ describe('deployment activities', () => {
     expect(await acts.waveHosts({ patchId, ring: 'production', wave: 0, after: -1, limit: 10, bypassWindows: false })).toEqual([]);
 
     const open = all.find((h) => h.assetId === 'page-0')!;
-    expect(open).toMatchObject({ connector: 'simulated', role: 'web', status: 'pending', redundancyGroup: null, packages: [{ name: 'openssh-server', fixedVersion: SSH_FIXED }] });
+    expect(open).toMatchObject({
+      connector: 'simulated',
+      role: 'web',
+      status: 'pending',
+      redundancyGroup: null,
+      packages: [{ name: 'openssh-server', fixedVersion: SSH_FIXED }],
+    });
     expect(open.window!.closesAt).toBeNull();
     expect(Math.abs(Date.parse(open.window!.opensAt) - Date.now())).toBeLessThan(5_000);
 
     const windowed = all.find((h) => h.assetId === 'page-win')!;
-    const expected = nextPatchWindow({ timezone: 'Asia/Tokyo', maintenanceWindows: windows }, new Date(Date.parse(windowed.window!.opensAt) - 1), [], false)!;
+    const expected = nextPatchWindow(
+      { timezone: 'Asia/Tokyo', maintenanceWindows: windows },
+      new Date(Date.parse(windowed.window!.opensAt) - 1),
+      [],
+      false,
+    )!;
     expect(windowed.window!.closesAt).toBe(expected.end.toISOString());
     expect(Date.parse(windowed.window!.closesAt!) - Date.parse(windowed.window!.opensAt)).toBeLessThanOrEqual(2 * 3_600_000);
-    const bypassed = await acts.waveHosts({ patchId, ring: 'pilot', wave: null, after: windowed.position - 1, limit: 1, bypassWindows: true });
+    const bypassed = await acts.waveHosts({
+      patchId,
+      ring: 'pilot',
+      wave: null,
+      after: windowed.position - 1,
+      limit: 1,
+      bypassWindows: true,
+    });
     expect(bypassed[0]!.window!.closesAt).toBeNull();
 
     // a change freeze of the policy: hosts without windows open when it ends; windowed ones find none in the horizon
-    const freeze = { start: new Date(Date.now() - 3_600_000).toISOString(), end: new Date(Date.now() + 100 * 86_400_000).toISOString(), reason: 'year end' };
+    const freeze = {
+      start: new Date(Date.now() - 3_600_000).toISOString(),
+      end: new Date(Date.now() + 100 * 86_400_000).toISOString(),
+      reason: 'year end',
+    };
     await savePolicy(pool, { ...DEFAULT_POLICY, rollout: { ...DEFAULT_POLICY.rollout, changeFreezes: [freeze] } }, 'test');
     try {
       const frozen = await acts.waveHosts({ patchId, ring: 'pilot', wave: null, after: -1, limit: 10, bypassWindows: false });
@@ -439,7 +540,10 @@ describe('deployment activities', () => {
 
     // again: nothing more changes, nothing more is recorded
     const records = (await pool.query('SELECT count(*)::int AS n FROM deployment_records WHERE patch_id = $1', [patchId])).rows[0].n;
-    expect((await acts.verifyHosts({ patchId, advisoryIds: [OPENSSH] })).nonCompliant.map((h) => h.assetId)).toEqual(['v-down', 'v-tampered']);
+    expect((await acts.verifyHosts({ patchId, advisoryIds: [OPENSSH] })).nonCompliant.map((h) => h.assetId)).toEqual([
+      'v-down',
+      'v-tampered',
+    ]);
     expect((await pool.query('SELECT count(*)::int AS n FROM deployment_records WHERE patch_id = $1', [patchId])).rows[0].n).toBe(records);
   });
 
@@ -456,12 +560,35 @@ describe('deployment activities', () => {
     ]);
     for (const id of ['s-lab', 's-ok', 's-down', 's-disk', 's-excepted', 's-expired']) await run(acts.deployHost, await work(patchId, id));
     const soon = new Date(Date.now() + 86_400_000).toISOString();
-    const exception = { id: 'ex-1', patchId, assetId: 's-excepted', compensatingControl: 'port closed at the firewall', expiresAt: soon, approvedBy: 'carol' };
+    const exception = {
+      id: 'ex-1',
+      patchId,
+      assetId: 's-excepted',
+      compensatingControl: 'port closed at the firewall',
+      expiresAt: soon,
+      approvedBy: 'carol',
+    };
     await acts.recordException(exception);
     await acts.recordException({ ...exception, expiresAt: new Date(Date.now() + 999 * 86_400_000).toISOString() });
-    await acts.recordException({ id: 'ex-2', patchId, assetId: 's-expired', compensatingControl: 'waf rule', expiresAt: new Date(Date.now() - 1000).toISOString(), approvedBy: 'carol' });
-    await acts.recordDeferral({ id: 'df-1', patchId, assetId: 's-deferred', until: soon, reason: 'quarter-end freeze of the team', requestedBy: 'owner' });
-    expect((await pool.query('SELECT expires_at FROM host_exceptions WHERE id = $1', ['ex-1'])).rows).toEqual([{ expires_at: new Date(soon) }]);
+    await acts.recordException({
+      id: 'ex-2',
+      patchId,
+      assetId: 's-expired',
+      compensatingControl: 'waf rule',
+      expiresAt: new Date(Date.now() - 1000).toISOString(),
+      approvedBy: 'carol',
+    });
+    await acts.recordDeferral({
+      id: 'df-1',
+      patchId,
+      assetId: 's-deferred',
+      until: soon,
+      reason: 'quarter-end freeze of the team',
+      requestedBy: 'owner',
+    });
+    expect((await pool.query('SELECT expires_at FROM host_exceptions WHERE id = $1', ['ex-1'])).rows).toEqual([
+      { expires_at: new Date(soon) },
+    ]);
     await acts.markHost({ patchId, assetId: 's-pending', status: 'pending', reason: 'held: another member failed' });
 
     const list = await acts.stragglers(patchId);
@@ -472,7 +599,15 @@ describe('deployment activities', () => {
       { assetId: 's-expired', reason: 'exception expired', attempts: 1 },
       { assetId: 's-pending', reason: 'held: another member failed', attempts: 0 },
     ]);
-    const sweep = await acts.waveHosts({ patchId, ring: 'production', wave: null, after: -1, limit: 100, bypassWindows: false, stragglersOnly: true });
+    const sweep = await acts.waveHosts({
+      patchId,
+      ring: 'production',
+      wave: null,
+      after: -1,
+      limit: 100,
+      bypassWindows: false,
+      stragglersOnly: true,
+    });
     expect(sweep.map((h) => h.assetId)).toEqual(list.map((s) => s.assetId));
     expect(await acts.hostCounts(patchId)).toEqual({ deferred: 1, excepted: 2, failed: 2, installed: 1, pending: 1, unreachable: 1 });
 
@@ -499,7 +634,8 @@ describe('deployment activities', () => {
       { plan: { productionWaves: 2 } },
     );
     expect(plan.waves.length).toBeGreaterThanOrEqual(2);
-    const order = (await pool.query('SELECT asset_id, ring, wave FROM deployment_hosts WHERE patch_id = $1 ORDER BY position', [patchId])).rows;
+    const order = (await pool.query('SELECT asset_id, ring, wave FROM deployment_hosts WHERE patch_id = $1 ORDER BY position', [patchId]))
+      .rows;
     for (const r of order.filter((r) => r.asset_id !== 'c-untouched')) await run(acts.deployHost, await work(patchId, r.asset_id));
 
     const all = await acts.changedHosts({ patchId, limit: 100 });
@@ -532,8 +668,16 @@ describe('deployment activities', () => {
     };
     await acts.recordHostSteps(first);
     await acts.recordHostSteps(first);
-    expect(await host(patchId, 'agent-1')).toMatchObject({ status: 'rebooting', changed: true, attempts: 1, previous_versions: { 'openssh-server': SSH_OLD } });
-    await acts.recordHostSteps({ work: w, result: { status: 'installed', steps: [{ step: 'post-check', ok: true, detail: 'sshd up', at: at(3) }] } });
+    expect(await host(patchId, 'agent-1')).toMatchObject({
+      status: 'rebooting',
+      changed: true,
+      attempts: 1,
+      previous_versions: { 'openssh-server': SSH_OLD },
+    });
+    await acts.recordHostSteps({
+      work: w,
+      result: { status: 'installed', steps: [{ step: 'post-check', ok: true, detail: 'sshd up', at: at(3) }] },
+    });
     expect(await stepNames(patchId, 'agent-1')).toEqual(['precheck:ok', 'install:ok', 'post-check:ok']);
     const row = await host(patchId, 'agent-1');
     expect(row).toMatchObject({ status: 'installed', stage: 'done', changed: true });

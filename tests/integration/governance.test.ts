@@ -216,14 +216,21 @@ describe('the path to testing', () => {
       expect.arrayContaining(['peer-review', 'approval', 'testing']),
     );
 
-    expect((await stack.call('POST', `/v1/patches/${id}/cancel`, { token: token.opal, body: { reason: 'window moved' } })).status).toBe(200);
-    expect(await until(id, (s) => s.state === 'done')).toMatchObject({ outcome: 'cancelled', cancelled: { by: 'opal', comment: 'window moved' } });
+    expect((await stack.call('POST', `/v1/patches/${id}/cancel`, { token: token.opal, body: { reason: 'window moved' } })).status).toBe(
+      200,
+    );
+    expect(await until(id, (s) => s.state === 'done')).toMatchObject({
+      outcome: 'cancelled',
+      cancelled: { by: 'opal', comment: 'window moved' },
+    });
     await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'governance-approved-then-cancelled');
   });
 
   it('sends the patch back to approval when a new affected asset appears after approval', async () => {
     // the lab host affected again (a lab test of an earlier patch may have fixed it)
-    expect((await stack.call('PUT', '/v1/assets', { token: token.opal, body: { assets: [asset('gov-lab-1', { environment: 'lab' })] } })).status).toBe(200);
+    expect(
+      (await stack.call('PUT', '/v1/assets', { token: token.opal, body: { assets: [asset('gov-lab-1', { environment: 'lab' })] } })).status,
+    ).toBe(200);
     const id = await open('opal', { settings: { scopeRecheckInterval: '300ms' } });
     const approved = await approveToTesting(id);
     const digest = approved.approval.scopeDigest;
@@ -237,7 +244,12 @@ describe('the path to testing', () => {
     ]);
     expect(back.targets.production).toBe(3);
     // the notice is an activity that follows the phase change: wait for it
-    await until(id, () => received.some((n) => n.patchId === id && n.event === 'approval-requested' && n.text.includes('again: The affected assets changed')), 'the notice');
+    await until(
+      id,
+      () =>
+        received.some((n) => n.patchId === id && n.event === 'approval-requested' && n.text.includes('again: The affected assets changed')),
+      'the notice',
+    );
 
     expect((await decide(id, 'carl', 'approve')).status).toBe(200);
     const again = await until(id, (s) => s.phase === 'testing');
@@ -248,7 +260,10 @@ describe('the path to testing', () => {
   });
   it('evaluates the scope again while the lab waits for an approver, and sends the patch back to approval when it changes', async () => {
     // no lab host affected: the lab halts for an approver's decision
-    const fixedLab = asset('gov-lab-1', { environment: 'lab', packages: [{ name: 'libgov1', source: 'govsrc', version: '1.0-1ubuntu2', arch: 'amd64' }] });
+    const fixedLab = asset('gov-lab-1', {
+      environment: 'lab',
+      packages: [{ name: 'libgov1', source: 'govsrc', version: '1.0-1ubuntu2', arch: 'amd64' }],
+    });
     expect((await stack.call('PUT', '/v1/assets', { token: token.opal, body: { assets: [fixedLab] } })).status).toBe(200);
     const id = await open('opal', { settings: { scopeRecheckInterval: '300ms' } });
     await approveToTesting(id);
@@ -258,13 +273,17 @@ describe('the path to testing', () => {
     expect((await stack.call('PUT', '/v1/assets', { token: token.opal, body: { assets: [asset('gov-web-4')] } })).status).toBe(200);
     const back = await until(id, (s) => s.phase === 'approval', 'approval again');
     expect(back).toMatchObject({ awaiting: 'decision', state: 'waiting', halt: null, approval: null });
-    expect(back.approvalInvalidated.reasons).toEqual(['The affected assets changed: approved lab 0, pilot 0, production 2; now lab 0, pilot 0, production 3']);
+    expect(back.approvalInvalidated.reasons).toEqual([
+      'The affected assets changed: approved lab 0, pilot 0, production 2; now lab 0, pilot 0, production 3',
+    ]);
 
     expect((await decide(id, 'carl', 'cancel')).status).toBe(200);
     await until(id, (s) => s.outcome === 'cancelled');
     await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'governance-scope-changed-during-lab-decision');
     await stack.pool.query("DELETE FROM assets WHERE id = 'gov-web-4'");
-    expect((await stack.call('PUT', '/v1/assets', { token: token.opal, body: { assets: [asset('gov-lab-1', { environment: 'lab' })] } })).status).toBe(200);
+    expect(
+      (await stack.call('PUT', '/v1/assets', { token: token.opal, body: { assets: [asset('gov-lab-1', { environment: 'lab' })] } })).status,
+    ).toBe(200);
   });
 });
 
@@ -283,7 +302,11 @@ describe('fast track, hold, revise, cancel, escalation', () => {
     await until(id, (s) => s.state === 'waiting' && s.hold === null);
     expect((await decide(id, 'carl', 'approve')).status).toBe(200);
     await until(id, (s) => s.phase === 'testing');
-    await until(id, () => received.some((n) => n.patchId === id && n.event === 'hold' && n.text.includes('vendor hotfix')), 'the hold notice');
+    await until(
+      id,
+      () => received.some((n) => n.patchId === id && n.event === 'hold' && n.text.includes('vendor hotfix')),
+      'the hold notice',
+    );
     expect((await stack.call('POST', `/v1/patches/${id}/cancel`, { token: token.carl, body: { reason: 'superseded' } })).status).toBe(200);
     await until(id, (s) => s.outcome === 'cancelled');
     await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'governance-emergency-hold-resume');
@@ -313,7 +336,9 @@ describe('fast track, hold, revise, cancel, escalation', () => {
     expect((await review(id, 'remy', 'approve')).status).toBe(200);
     await until(id, (s) => s.phase === 'approval');
     expect((await stack.call('POST', `/v1/patches/${id}/cancel`, { token: token.rita, body: { reason: 'no' } })).status).toBe(403);
-    expect((await stack.call('POST', `/v1/patches/${id}/cancel`, { token: token.opal, body: { reason: 'replaced by a bigger patch' } })).status).toBe(200);
+    expect(
+      (await stack.call('POST', `/v1/patches/${id}/cancel`, { token: token.opal, body: { reason: 'replaced by a bigger patch' } })).status,
+    ).toBe(200);
     expect(await until(id, (s) => s.state === 'done')).toMatchObject({ outcome: 'cancelled', phase: 'completed' });
     expect((await stack.call('POST', `/v1/patches/${id}/cancel`, { token: token.opal, body: { reason: 'again' } })).status).toBe(409);
     await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'governance-rejected-revised-cancelled');

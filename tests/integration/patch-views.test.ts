@@ -61,9 +61,16 @@ beforeAll(async () => {
   patches.scheduled = await open({ advisoryIds: [SSH], title: 'regreSSHion, scheduled' });
   patches.notApplicable = await open({ advisoryIds: [NGINX] });
   for (const patch of [patches.emergency, patches.scheduled]) {
-    expect((await eventually(() => status(patch.id), (s) => s.phase !== 'assessment')).phase).toBe('peer-review');
+    expect(
+      (
+        await eventually(
+          () => status(patch.id),
+          (s) => s.phase !== 'assessment',
+        )
+      ).phase,
+    ).toBe('peer-review');
   }
-  expect((await stack.client.workflow.getHandle(patches.notApplicable.workflowId).result())).toMatchObject({ outcome: 'not-applicable' });
+  expect(await stack.client.workflow.getHandle(patches.notApplicable.workflowId).result()).toMatchObject({ outcome: 'not-applicable' });
 });
 afterAll(() => stack?.stop());
 
@@ -103,7 +110,10 @@ describe('GET /v1/patches', () => {
     expect(ids(await list(`advisory=${SSH}&emergency=true&state=${state}`))).toEqual([emergency.id]);
     expect(ids(await list(`advisory=${SSH}&state=${STATES.find((s) => s !== state)}`))).not.toContain(emergency.id);
 
-    const closed = await eventually(() => list(`advisory=${NGINX}&phase=completed`), (page) => page.patches.length === 1);
+    const closed = await eventually(
+      () => list(`advisory=${NGINX}&phase=completed`),
+      (page) => page.patches.length === 1,
+    );
     expect(closed.patches[0]).toMatchObject({ id: notApplicable.id, phase: 'completed', executionStatus: 'completed', priority: null });
     expect(Date.parse(closed.patches[0].closedAt)).toBeGreaterThanOrEqual(Date.parse(closed.patches[0].startedAt));
   });
@@ -126,7 +136,18 @@ describe('GET /v1/patches', () => {
   });
 
   it('refuses bad filters and page tokens with 400, and answers any role', async () => {
-    for (const query of ['priority=5', 'priority=one', 'phase=nope', 'state=asleep', 'emergency=yes', 'limit=0', 'limit=101', 'advisory=%27x', 'pageToken=%21%21', 'sort=asc']) {
+    for (const query of [
+      'priority=5',
+      'priority=one',
+      'phase=nope',
+      'state=asleep',
+      'emergency=yes',
+      'limit=0',
+      'limit=101',
+      'advisory=%27x',
+      'pageToken=%21%21',
+      'sort=asc',
+    ]) {
       const res = await stack.call('GET', `/v1/patches?${query}`, { token: auditor });
       expect(res.status, query).toBe(400);
       expect(res.body.error.code, query).toBe('invalid_request');
@@ -137,7 +158,9 @@ describe('GET /v1/patches', () => {
     expect(forged.status).toBe(400);
     expect(forged.body.error.code).toBe('bad_request');
     const { nextPageToken } = await list(`advisory=${SSH}&limit=1`);
-    const elsewhere = await stack.call('GET', `/v1/patches?advisory=${SSH}&emergency=true&limit=1&pageToken=${nextPageToken}`, { token: auditor });
+    const elsewhere = await stack.call('GET', `/v1/patches?advisory=${SSH}&emergency=true&limit=1&pageToken=${nextPageToken}`, {
+      token: auditor,
+    });
     expect(elsewhere.status).toBe(400);
     expect(elsewhere.body.error.message).toContain('same filters');
     expect(Date.now() - started).toBeLessThan(5000);
@@ -145,7 +168,7 @@ describe('GET /v1/patches', () => {
     expect((await stack.call('GET', '/v1/patches')).status).toBe(401);
   });
 
-  it("agrees with `temporal workflow list --query \"PatchPhase='peer-review'\"`", async () => {
+  it('agrees with `temporal workflow list --query "PatchPhase=\'peer-review\'"`', async () => {
     const agreed = await listedBothWays(stack, auditor, 'peer-review');
     expect(agreed.api).toEqual(agreed.cli);
     expect(agreed.api).toEqual(expect.arrayContaining([patches.emergency.workflowId, patches.scheduled.workflowId]));
@@ -174,7 +197,11 @@ describe('GET /v1/patches/:id/history', () => {
     const scheduled = rows.findIndex((r) => r.type === 'activity-scheduled' && r.details.activityType === 'assess');
     const completed = rows.findIndex((r) => r.type === 'activity-completed' && r.details.activityType === 'assess');
     const toReview = rows.findIndex((r) => r.type === 'phase' && r.details.to === 'peer-review');
-    expect(rows[scheduled]).toMatchObject({ actor: null, phase: 'assessment', details: { input: { patchId: emergency.id, advisoryIds: [SSH] } } });
+    expect(rows[scheduled]).toMatchObject({
+      actor: null,
+      phase: 'assessment',
+      details: { input: { patchId: emergency.id, advisoryIds: [SSH] } },
+    });
     const priority = (await status(emergency.id)).priority;
     expect(rows[completed]).toMatchObject({ phase: 'assessment', details: { result: { affectedAssets: 1, priority } } });
     expect(rows[toReview]).toMatchObject({ phase: 'peer-review', details: { from: 'assessment', to: 'peer-review' } });
@@ -192,13 +219,21 @@ describe('GET /v1/patches/:id/history', () => {
 
   it('shows an accepted review with its reviewer, while a refused one leaves no trace (the audit keeps both)', async () => {
     const patch = await open({ advisoryIds: [SSH], title: 'reviewed' });
-    await eventually(() => status(patch.id), (s) => s.phase === 'peer-review');
+    await eventually(
+      () => status(patch.id),
+      (s) => s.phase === 'peer-review',
+    );
     const review = { verdict: 'approve', comment: 'fix verified on a lab clone' };
     expect((await stack.call('POST', `/v1/patches/${patch.id}/reviews`, { token: reviewer, body: review })).status).toBe(200);
     const again = await stack.call('POST', `/v1/patches/${patch.id}/reviews`, { token: reviewer, body: review });
     expect(again.status).toBe(409);
 
-    const rows = (await eventually(() => timeline(patch.id), (r) => r.body.some((row: any) => row.type === 'update-completed:review'))).body as any[];
+    const rows = (
+      await eventually(
+        () => timeline(patch.id),
+        (r) => r.body.some((row: any) => row.type === 'update-completed:review'),
+      )
+    ).body as any[];
     const reviews = rows.filter((r) => r.type === 'update:review');
     expect(reviews).toHaveLength(1);
     expect(reviews[0]).toMatchObject({ actor: 'rita', phase: 'peer-review', details: review });
@@ -209,7 +244,10 @@ describe('GET /v1/patches/:id/history', () => {
       async () => (await stack.call('GET', `/v1/audit?path=/v1/patches/${patch.id}/reviews`, { token: auditor })).body,
       (body) => body.total === 2,
     );
-    expect(audit.entries.map((e: any) => [e.actorName, e.status])).toEqual([['rita', 409], ['rita', 200]]);
+    expect(audit.entries.map((e: any) => [e.actorName, e.status])).toEqual([
+      ['rita', 409],
+      ['rita', 200],
+    ]);
   });
 
   it('is for auditors and admins: 403 for an operator; 404 for an unknown patch; 400 for a malformed id', async () => {

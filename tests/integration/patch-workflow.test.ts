@@ -46,7 +46,12 @@ describe('POST /v1/patches starts patchLifecycle', () => {
   it('starts workflow patch-<id> with its search attributes and answers GET from the workflow query', async () => {
     const created = await stack.call('POST', '/v1/patches', {
       token: operator,
-      body: { advisoryIds: ['USN-6859-1', 'USN-6986-1'], emergency: true, title: 'regreSSHion and OpenSSL', settings: { reviewTimeout: '2s' } },
+      body: {
+        advisoryIds: ['USN-6859-1', 'USN-6986-1'],
+        emergency: true,
+        title: 'regreSSHion and OpenSSL',
+        settings: { reviewTimeout: '2s' },
+      },
     });
     expect(created.status).toBe(201);
     const { id, workflowId } = created.body;
@@ -76,7 +81,10 @@ describe('POST /v1/patches starts patchLifecycle', () => {
     expect(attrs.get(PatchEmergency)).toBe(true);
     expect(attrs.get(PatchAdvisories)).toEqual(['USN-6859-1', 'USN-6986-1']);
     // assessment moves the patch on and sets its priority
-    const assessed = await eventually(() => handle.query(statusQuery), (s) => s.phase === 'peer-review');
+    const assessed = await eventually(
+      () => handle.query(statusQuery),
+      (s) => s.phase === 'peer-review',
+    );
     expect(assessed).toMatchObject({ phase: 'peer-review', state: 'waiting', targets: { production: 1 } });
     expect(assessed.cves).toEqual(['CVE-2024-6119', 'CVE-2024-6387']);
     const assessedAttrs = (await handle.describe()).typedSearchAttributes;
@@ -88,7 +96,8 @@ describe('POST /v1/patches starts patchLifecycle', () => {
     const found = await eventually(
       async () => {
         const ids: string[] = [];
-        for await (const wf of stack.client.workflow.list({ query: `PatchId = '${id}' AND PatchPhase = 'peer-review'` })) ids.push(wf.workflowId);
+        for await (const wf of stack.client.workflow.list({ query: `PatchId = '${id}' AND PatchPhase = 'peer-review'` }))
+          ids.push(wf.workflowId);
         return ids;
       },
       (ids) => ids.length > 0,

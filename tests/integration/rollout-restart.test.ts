@@ -49,7 +49,9 @@ describe('killing the worker in the middle of a wave', () => {
     const source = 'killsrc';
     const assets = [
       fleetAsset(`${source}-lab`, source, { environment: 'lab' }),
-      ...Array.from({ length: 24 }, (_, i) => fleetAsset(`${source}-${i}`, source, { reboot: i % 4 === 0, simulation: { installMs: 400 } })),
+      ...Array.from({ length: 24 }, (_, i) =>
+        fleetAsset(`${source}-${i}`, source, { reboot: i % 4 === 0, simulation: { installMs: 400 } }),
+      ),
     ];
     const steps = patchSteps(stack, who);
     const first = await startWorkerProcess();

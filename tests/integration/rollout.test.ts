@@ -5,7 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AssetInput } from '../../src/domain/asset';
 import { saveHistory } from '../helpers/histories';
-import { fleetAsset, importAdvisory, installsPerHost, largestHistory, patchSteps, people, putAssets, type People } from '../helpers/rollout';
+import {
+  fleetAsset,
+  importAdvisory,
+  installsPerHost,
+  largestHistory,
+  patchSteps,
+  people,
+  putAssets,
+  type People,
+} from '../helpers/rollout';
 import { startTestStack, type TestStack } from '../helpers/servers';
 
 let stack: TestStack;
@@ -33,8 +42,19 @@ function fleet(source: string): AssetInput[] {
     a('lab-app', { environment: 'lab', role: 'app' }),
     ...['web', 'web', 'db', 'app'].map((role, i) => a(`pilot-${i}`, { environment: 'pilot', role })),
   ];
-  for (let i = 0; i < 8; i++) assets.push(a(`web-${i}`, { role: 'web', redundancyGroup: `${source}-web-${i < 4 ? 'a' : 'b'}`, reboot: i % 3 === 0, criticality: 'high' }));
-  for (let i = 0; i < 6; i++) assets.push(a(`db-${i}`, { role: 'db', redundancyGroup: `${source}-db-${i < 3 ? 'a' : 'b'}`, criticality: 'critical', simulation: { installMs: 40 } }));
+  for (let i = 0; i < 8; i++)
+    assets.push(
+      a(`web-${i}`, { role: 'web', redundancyGroup: `${source}-web-${i < 4 ? 'a' : 'b'}`, reboot: i % 3 === 0, criticality: 'high' }),
+    );
+  for (let i = 0; i < 6; i++)
+    assets.push(
+      a(`db-${i}`, {
+        role: 'db',
+        redundancyGroup: `${source}-db-${i < 3 ? 'a' : 'b'}`,
+        criticality: 'critical',
+        simulation: { installMs: 40 },
+      }),
+    );
   for (let i = 0; i < 30; i++) assets.push(a(`app-${i}`, { role: 'app', simulation: { installMs: 5, unreachable: i === 7 } }));
   return assets;
 }
@@ -57,7 +77,14 @@ async function mostInFlight(patchId: string, groupOf: Map<string, string | undef
     const t = r.started.getTime();
     overall = Math.max(overall, overlapAt(t, rows));
     const group = groupOf.get(r.asset_id);
-    if (group) perGroup = Math.max(perGroup, overlapAt(t, rows.filter((o) => groupOf.get(o.asset_id) === group)));
+    if (group)
+      perGroup = Math.max(
+        perGroup,
+        overlapAt(
+          t,
+          rows.filter((o) => groupOf.get(o.asset_id) === group),
+        ),
+      );
   }
   return { overall, perGroup };
 }
@@ -81,8 +108,14 @@ describe('a full lifecycle on a fifty-asset fleet', () => {
     const id = await steps.openApproved('PF-ROLL-0001-1', { settings });
 
     // the unreachable app server is retried, then excepted by an approver
-    const straggling = await steps.until(id, (s) => s.phase === 'verification' && s.stragglers.some((h: any) => h.attempts >= 2), 'a retried straggler');
-    expect(straggling.stragglers).toEqual([{ assetId: `${source}-app-7`, reason: expect.stringContaining('unreachable'), attempts: expect.any(Number) }]);
+    const straggling = await steps.until(
+      id,
+      (s) => s.phase === 'verification' && s.stragglers.some((h: any) => h.attempts >= 2),
+      'a retried straggler',
+    );
+    expect(straggling.stragglers).toEqual([
+      { assetId: `${source}-app-7`, reason: expect.stringContaining('unreachable'), attempts: expect.any(Number) },
+    ]);
     expect(straggling.lab).toMatchObject({ failures: [], uncoveredRoles: [], rollbackProof: { ok: true } });
     expect(straggling.lab.tests).toHaveLength(3);
     expect(straggling.waves.map((w: any) => [w.ring, w.index, w.status])).toEqual([
@@ -93,7 +126,11 @@ describe('a full lifecycle on a fifty-asset fleet', () => {
       ['production', 2, 'done'],
     ]);
 
-    const exception = { assetId: `${source}-app-7`, compensatingControl: 'isolated by the firewall until it is rebuilt', expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString() };
+    const exception = {
+      assetId: `${source}-app-7`,
+      compensatingControl: 'isolated by the firewall until it is rebuilt',
+      expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+    };
     expect((await steps.post(id, 'exceptions', who.opal, exception)).status).toBe(403);
     const installedHost = { ...exception, assetId: `${source}-app-1` };
     expect((await steps.post(id, 'exceptions', who.carl, installedHost)).status).toBe(409);
@@ -117,7 +154,10 @@ describe('a full lifecycle on a fifty-asset fleet', () => {
     expect(report.status).toBe(200);
     expect(nonZero(report.body.counts)).toEqual(nonZero(hosts.counts));
 
-    expect((await steps.post(id, 'postmortem', who.opal, { lessonsLearned: 'Rebuild app-7 before the next patch.', actions: ['rebuild app-7'] })).status).toBe(200);
+    expect(
+      (await steps.post(id, 'postmortem', who.opal, { lessonsLearned: 'Rebuild app-7 before the next patch.', actions: ['rebuild app-7'] }))
+        .status,
+    ).toBe(200);
     const done = await steps.until(id, (s) => s.state === 'done', 'completion');
     expect(done).toMatchObject({ outcome: 'completed', phase: 'completed', postmortem: { by: 'opal', actions: ['rebuild app-7'] } });
     expect(done.phases.map((p: any) => p.phase)).toEqual([
@@ -173,7 +213,11 @@ describe('failure budget and rollback', () => {
     const id = await steps.openApproved('PF-HALT-0001-1', { settings });
 
     const halted = await steps.until(id, (s) => s.state === 'halted', 'the halt');
-    expect(halted).toMatchObject({ phase: 'rollout', awaiting: 'operator', halt: { decidedBy: 'operator', reason: expect.stringContaining('budget allows 1') } });
+    expect(halted).toMatchObject({
+      phase: 'rollout',
+      awaiting: 'operator',
+      halt: { decidedBy: 'operator', reason: expect.stringContaining('budget allows 1') },
+    });
     const hosts = await steps.hosts(id, '&ring=production');
     expect(hosts.counts.failed).toBe(2);
     expect(hosts.counts.pending).toBeGreaterThan(0);
@@ -182,8 +226,15 @@ describe('failure budget and rollback', () => {
 
     // let it go on once, so some production hosts change; it halts again at the third failure
     expect((await steps.post(id, 'rollout', who.opal, { action: 'resume' })).status).toBe(200);
-    await steps.until(id, (s) => s.state === 'halted' || s.awaiting === 'postmortem' || s.phase === 'verification', 'the next stop', 30_000);
-    const changedBefore = (await stack.pool.query(`SELECT asset_id FROM deployment_hosts WHERE patch_id = $1 AND changed`, [id])).rows.map((r) => r.asset_id);
+    await steps.until(
+      id,
+      (s) => s.state === 'halted' || s.awaiting === 'postmortem' || s.phase === 'verification',
+      'the next stop',
+      30_000,
+    );
+    const changedBefore = (await stack.pool.query(`SELECT asset_id FROM deployment_hosts WHERE patch_id = $1 AND changed`, [id])).rows.map(
+      (r) => r.asset_id,
+    );
     expect(changedBefore).toContain(`${source}-lab`);
 
     expect((await steps.post(id, 'rollout', who.opal, { action: 'rollback', comment: 'the vendor fix is broken' })).status).toBe(200);
@@ -201,7 +252,10 @@ describe('failure budget and rollback', () => {
     );
     expect(order.rows.at(-1)!.asset_id).toBe(`${source}-lab`);
 
-    expect((await steps.post(id, 'postmortem', who.opal, { lessonsLearned: 'Test the vendor fix on low-criticality hosts first.', actions: [] })).status).toBe(200);
+    expect(
+      (await steps.post(id, 'postmortem', who.opal, { lessonsLearned: 'Test the vendor fix on low-criticality hosts first.', actions: [] }))
+        .status,
+    ).toBe(200);
     const done = await steps.until(id, (s) => s.state === 'done', 'completion');
     expect(done.outcome).toBe('rolled-back');
     expect(done.actions.map((x: any) => x.action)).toEqual(['resume', 'rollback']);
@@ -227,13 +281,17 @@ describe('lab decision, emergency rules and abort', () => {
     const halted = await steps.until(id, (s) => s.awaiting === 'lab-decision', 'the lab decision');
     expect(halted).toMatchObject({ phase: 'testing', state: 'halted', halt: { decidedBy: 'approver' } });
     expect(halted.lab.uncoveredRoles).toEqual(['db']);
-    expect(halted.lab.failures).toEqual(expect.arrayContaining([expect.stringContaining('No lab host covers the role db'), expect.stringContaining('rolled-back')]));
+    expect(halted.lab.failures).toEqual(
+      expect.arrayContaining([expect.stringContaining('No lab host covers the role db'), expect.stringContaining('rolled-back')]),
+    );
     expect((await steps.post(id, 'rollout', who.opal, { action: 'resume' })).status).toBe(409);
     expect((await steps.post(id, 'decision', who.carl, { decision: 'hold', comment: 'checking the lab logs' })).status).toBe(200);
     await steps.until(id, (s) => s.state === 'on-hold', 'the hold');
     expect((await steps.post(id, 'decision', who.carl, { decision: 'resume', comment: 'logs read' })).status).toBe(200);
     await steps.until(id, (s) => s.state === 'halted', 'halted again');
-    expect((await steps.post(id, 'decision', who.carl, { decision: 'deploy-anyway', comment: 'the lab host is flaky, not the fix' })).status).toBe(200);
+    expect(
+      (await steps.post(id, 'decision', who.carl, { decision: 'deploy-anyway', comment: 'the lab host is flaky, not the fix' })).status,
+    ).toBe(200);
 
     await steps.until(id, (s) => s.phase === 'pilot' && s.hosts.installed >= 1, 'the pilot bake');
     const until = new Date(Date.now() + 3_600_000).toISOString();
@@ -242,13 +300,18 @@ describe('lab decision, emergency rules and abort', () => {
     expect(deferral.body.error.message).toContain('Emergency patches allow no deferrals');
 
     // two high-severity... one is enough: the pilot halts for an operator
-    expect((await steps.post(id, 'feedback', who.aude, { assetId: `${source}-pilot`, severity: 'high', message: 'checkout is down' })).status).toBe(200);
+    expect(
+      (await steps.post(id, 'feedback', who.aude, { assetId: `${source}-pilot`, severity: 'high', message: 'checkout is down' })).status,
+    ).toBe(200);
     await steps.until(id, (s) => s.state === 'halted' && s.awaiting === 'operator', 'the feedback halt');
     expect((await steps.post(id, 'rollout', who.opal, { action: 'abort', comment: 'investigating checkout' })).status).toBe(200);
     await steps.until(id, (s) => s.awaiting === 'postmortem', 'the postmortem after the abort');
     const pending = (await steps.hosts(id, '&status=pending')).hosts;
     expect(pending.map((h) => h.assetId).sort()).toEqual([`${source}-prod-0`, `${source}-prod-1`]);
-    expect((await steps.post(id, 'postmortem', who.opal, { lessonsLearned: 'Keep the lab host healthy.', actions: ['rebuild the lab host'] })).status).toBe(200);
+    expect(
+      (await steps.post(id, 'postmortem', who.opal, { lessonsLearned: 'Keep the lab host healthy.', actions: ['rebuild the lab host'] }))
+        .status,
+    ).toBe(200);
     expect(await steps.until(id, (s) => s.state === 'done', 'completion')).toMatchObject({ outcome: 'aborted' });
     await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'rollout-lab-decision-aborted');
   });

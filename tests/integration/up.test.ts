@@ -147,7 +147,13 @@ describe('patchflow up', () => {
     expect(second.banner).toContain(token);
     const status = await api(ports, 'GET', `/v1/patches/${patch.body.id}`, operator.body.token);
     expect(status.status).toBe(200);
-    expect(status.body).toMatchObject({ id: patch.body.id, requestedBy: 'olivia', phase: 'peer-review', state: 'waiting', targets: { production: 1 } });
+    expect(status.body).toMatchObject({
+      id: patch.body.id,
+      requestedBy: 'olivia',
+      phase: 'peer-review',
+      state: 'waiting',
+      targets: { production: 1 },
+    });
 
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);

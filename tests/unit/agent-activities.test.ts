@@ -22,7 +22,8 @@ const ok = (stdout = '', stderr = ''): CommandResult => ({ code: 0, stdout, stde
 
 /** Reads only: what dry-run may run. */
 const READ_ONLY = new Set(['dpkg-query', 'rpm', 'df', 'systemctl', 'journalctl', 'sshd']);
-const isReadOnly = (argv: string[]) => READ_ONLY.has(argv[0]!) || (argv[0] === 'apt-get' && argv.includes('-s')) || argv.includes('--assumeno');
+const isReadOnly = (argv: string[]) =>
+  READ_ONLY.has(argv[0]!) || (argv[0] === 'apt-get' && argv.includes('-s')) || argv.includes('--assumeno');
 
 /** A Debian or Rocky host: installed packages by `name:arch`, changed by the install and rollback commands it is given. */
 class FakeHost {
@@ -35,8 +36,12 @@ class FakeHost {
   dfAvailableKb = 10_000_000;
   onRun: (argv: string[]) => void = () => undefined;
 
-  constructor(readonly pm: 'apt' | 'dnf', packages: Record<string, string>) {
-    for (const [key, version] of Object.entries(packages)) this.packages.set(key.includes(':') ? key : `${key}:${pm === 'apt' ? 'amd64' : 'x86_64'}`, version);
+  constructor(
+    readonly pm: 'apt' | 'dnf',
+    packages: Record<string, string>,
+  ) {
+    for (const [key, version] of Object.entries(packages))
+      this.packages.set(key.includes(':') ? key : `${key}:${pm === 'apt' ? 'amd64' : 'x86_64'}`, version);
   }
 
   version(name: string): string | undefined {
@@ -51,7 +56,11 @@ class FakeHost {
     if (answer) return answer;
     const [bin, sub] = argv;
     if (bin === 'dpkg-query') {
-      return ok([...this.packages].map(([key, version]) => `ii \t${key.split(':')[0]}\t${version}\t${key.split(':')[1]}\t${key.split(':')[0]}\n`).join(''));
+      return ok(
+        [...this.packages]
+          .map(([key, version]) => `ii \t${key.split(':')[0]}\t${version}\t${key.split(':')[1]}\t${key.split(':')[0]}\n`)
+          .join(''),
+      );
     }
     if (bin === 'rpm') {
       return ok(
@@ -64,19 +73,23 @@ class FakeHost {
           .join(''),
       );
     }
-    if (bin === 'df') return ok(`Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda 264212084 16346624 ${this.dfAvailableKb} 18% /\n`);
+    if (bin === 'df')
+      return ok(`Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda 264212084 16346624 ${this.dfAvailableKb} 18% /\n`);
     if (bin === 'shutdown' || sub === 'update' || sub === 'makecache') return ok();
     if (isReadOnly(argv)) return ok();
     if ((bin === 'apt-get' || bin === 'dnf') && sub === 'install') {
       const pins = new Map(
-        argv.slice(2).filter((a) => !a.startsWith('-') && !a.includes('::') && a !== 'DPkg::Lock::Timeout=300').map((a) => {
-          if (bin === 'apt-get') {
-            const [name, version] = a.split('=') as [string, string];
-            return [name.includes(':') ? name : `${name}:amd64`, version];
-          }
-          const match = /^(.+?)-(\d+:)?([^-]+-[^-]+?)(?:\.(x86_64|i686|noarch))?$/.exec(a)!;
-          return [`${match[1]}:${match[4] ?? 'x86_64'}`, `${match[2] ?? ''}${match[3]}`];
-        }),
+        argv
+          .slice(2)
+          .filter((a) => !a.startsWith('-') && !a.includes('::') && a !== 'DPkg::Lock::Timeout=300')
+          .map((a) => {
+            if (bin === 'apt-get') {
+              const [name, version] = a.split('=') as [string, string];
+              return [name.includes(':') ? name : `${name}:amd64`, version];
+            }
+            const match = /^(.+?)-(\d+:)?([^-]+-[^-]+?)(?:\.(x86_64|i686|noarch))?$/.exec(a)!;
+            return [`${match[1]}:${match[4] ?? 'x86_64'}`, `${match[2] ?? ''}${match[3]}`];
+          }),
       );
       for (const [key, version] of pins) this.packages.set(key, version);
       this.installEffect(pins);
@@ -108,12 +121,21 @@ function agent(host: FakeHost, dryRun = false, assetId = 'web-01'): AgentActivit
 
 /** Runs one activity call in a fresh activity context. */
 const quiet = { logger: new DefaultLogger('ERROR') };
-const call = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => new MockActivityEnvironment(undefined, quiet).run(fn, ...args);
+const call = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
+  new MockActivityEnvironment(undefined, quiet).run(fn, ...args);
 
-const work = (packages: HostWork['packages'], extra: Partial<HostWork> = {}): HostWork => ({ patchId: 'p1', assetId: 'web-01', attempt: 1, packages, ...extra });
+const work = (packages: HostWork['packages'], extra: Partial<HostWork> = {}): HostWork => ({
+  patchId: 'p1',
+  assetId: 'web-01',
+  attempt: 1,
+  packages,
+  ...extra,
+});
 const CURL = [{ name: 'curl', fixedVersion: '7.88.1-10+deb12u15' }];
-const debian = () => new FakeHost('apt', { curl: '7.88.1-10+deb12u14', libcurl4: '7.88.1-10+deb12u14', bash: '5.2.15-2+b8', libc6: '2.36-9+deb12u4' });
-const names = (host: FakeHost) => host.ran.map((argv) => (argv[0] === 'apt-get' ? `apt-get ${argv.includes('-s') ? '-s ' : ''}${argv[1]}` : argv[0]));
+const debian = () =>
+  new FakeHost('apt', { curl: '7.88.1-10+deb12u14', libcurl4: '7.88.1-10+deb12u14', bash: '5.2.15-2+b8', libc6: '2.36-9+deb12u4' });
+const names = (host: FakeHost) =>
+  host.ran.map((argv) => (argv[0] === 'apt-get' ? `apt-get ${argv.includes('-s') ? '-s ' : ''}${argv[1]}` : argv[0]));
 
 describe('deployHost on a real (fake) host', () => {
   it('prechecks, simulates, installs the pinned version and checks it; the changes carry the previous versions', async () => {
@@ -129,7 +151,9 @@ describe('deployHost on a real (fake) host', () => {
       ['install', true],
       ['post-check', true],
     ]);
-    expect(result.steps[0]!.detail).toMatch(/^affected: curl 7\.88\.1-10\+deb12u14 < 7\.88\.1-10\+deb12u15; disk: \/ 9766 MB free; plan: change curl 7\.88\.1-10\+deb12u15, change libcurl4/);
+    expect(result.steps[0]!.detail).toMatch(
+      /^affected: curl 7\.88\.1-10\+deb12u14 < 7\.88\.1-10\+deb12u15; disk: \/ 9766 MB free; plan: change curl 7\.88\.1-10\+deb12u15, change libcurl4/,
+    );
     expect(result.steps[2]!.changes).toEqual([
       { name: 'curl', from: '7.88.1-10+deb12u14', to: '7.88.1-10+deb12u15' },
       { name: 'libcurl4', from: '7.88.1-10+deb12u14', to: '7.88.1-10+deb12u15' },
@@ -140,8 +164,19 @@ describe('deployHost on a real (fake) host', () => {
 
   it('skips a host already at the fixed version without changing anything (a retry is idempotent)', async () => {
     const host = debian();
-    const result = await call(agent(host).deployHost, work([{ name: 'curl', fixedVersion: '7.88.1-10+deb12u5' }, { name: 'openssl', fixedVersion: '3.0.15-1~deb12u1' }]));
-    expect(result).toMatchObject({ status: 'skipped', steps: [{ step: 'precheck', ok: true, detail: 'not affected: curl 7.88.1-10+deb12u14 ≥ 7.88.1-10+deb12u5; openssl is not installed' }] });
+    const result = await call(
+      agent(host).deployHost,
+      work([
+        { name: 'curl', fixedVersion: '7.88.1-10+deb12u5' },
+        { name: 'openssl', fixedVersion: '3.0.15-1~deb12u1' },
+      ]),
+    );
+    expect(result).toMatchObject({
+      status: 'skipped',
+      steps: [
+        { step: 'precheck', ok: true, detail: 'not affected: curl 7.88.1-10+deb12u14 ≥ 7.88.1-10+deb12u5; openssl is not installed' },
+      ],
+    });
     expect(names(host)).toEqual(['dpkg-query']);
   });
 
@@ -155,10 +190,22 @@ describe('deployHost on a real (fake) host', () => {
 
   it('stops when the simulation fails (version not available, removal needed)', async () => {
     const host = debian();
-    host.answer = (argv) => (argv.includes('-s') ? { code: 100, stdout: fixture('apt-get-s.not-found.stdout'), stderr: fixture('apt-get-s.not-found.stderr') } : undefined);
-    expect(await call(agent(host).deployHost, work(CURL))).toMatchObject({ status: 'failed', reason: "precheck: Version '9.9' for 'bash' was not found" });
-    host.answer = (argv) => (argv.includes('-s') ? { code: 100, stdout: fixture('apt-get-s.remove.stdout'), stderr: fixture('apt-get-s.remove.stderr') } : undefined);
-    expect(await call(agent(host).deployHost, work(CURL))).toMatchObject({ status: 'failed', reason: 'precheck: Packages need to be removed but remove is disabled.' });
+    host.answer = (argv) =>
+      argv.includes('-s')
+        ? { code: 100, stdout: fixture('apt-get-s.not-found.stdout'), stderr: fixture('apt-get-s.not-found.stderr') }
+        : undefined;
+    expect(await call(agent(host).deployHost, work(CURL))).toMatchObject({
+      status: 'failed',
+      reason: "precheck: Version '9.9' for 'bash' was not found",
+    });
+    host.answer = (argv) =>
+      argv.includes('-s')
+        ? { code: 100, stdout: fixture('apt-get-s.remove.stdout'), stderr: fixture('apt-get-s.remove.stderr') }
+        : undefined;
+    expect(await call(agent(host).deployHost, work(CURL))).toMatchObject({
+      status: 'failed',
+      reason: 'precheck: Packages need to be removed but remove is disabled.',
+    });
     expect(host.ran.filter((argv) => argv[1] === 'install' && !argv.includes('-s'))).toEqual([]);
   });
 
@@ -190,7 +237,10 @@ describe('deployHost on a real (fake) host', () => {
       host.installEffect = () => undefined;
     };
     const result = await call(agent(host).deployHost, work(CURL));
-    expect(result).toMatchObject({ status: 'rolled-back', reason: 'post-check: still below the fixed version: curl 7.88.1-10+deb12u14.1 < 7.88.1-10+deb12u15' });
+    expect(result).toMatchObject({
+      status: 'rolled-back',
+      reason: 'post-check: still below the fixed version: curl 7.88.1-10+deb12u14.1 < 7.88.1-10+deb12u15',
+    });
     expect(host.version('curl')).toBe('7.88.1-10+deb12u14');
   });
 
@@ -243,21 +293,37 @@ describe('rollbackHost, inspectHost, testHost, reportInventory', () => {
     const first = await call(a.rollbackHost, w);
     expect(first).toMatchObject({ status: 'rolled-back', steps: [{ step: 'rollback', ok: true }] });
     expect(first.steps[0]!.changes).toHaveLength(2);
-    expect(host.ran.find((argv) => argv[1] === 'install')).toEqual(expect.arrayContaining(['--allow-downgrades', 'curl=7.88.1-10+deb12u14', 'libcurl4=7.88.1-10+deb12u14']));
-    expect(await call(a.rollbackHost, w)).toMatchObject({ status: 'rolled-back', steps: [{ detail: 'nothing to restore: the previous versions are installed' }] });
-    expect(await call(a.rollbackHost, work(CURL))).toMatchObject({ status: 'rolled-back', steps: [{ detail: 'nothing to restore: this patch changed no package' }] });
+    expect(host.ran.find((argv) => argv[1] === 'install')).toEqual(
+      expect.arrayContaining(['--allow-downgrades', 'curl=7.88.1-10+deb12u14', 'libcurl4=7.88.1-10+deb12u14']),
+    );
+    expect(await call(a.rollbackHost, w)).toMatchObject({
+      status: 'rolled-back',
+      steps: [{ detail: 'nothing to restore: the previous versions are installed' }],
+    });
+    expect(await call(a.rollbackHost, work(CURL))).toMatchObject({
+      status: 'rolled-back',
+      steps: [{ detail: 'nothing to restore: this patch changed no package' }],
+    });
   });
 
   it('a rollback that does not take is a failure', async () => {
     const host = new FakeHost('apt', { curl: '7.88.1-10+deb12u15' });
-    host.answer = (argv) => (argv.includes('--allow-downgrades') ? { code: 100, stdout: '', stderr: fixture('apt-get-s.downgrade-broken.stderr') } : undefined);
+    host.answer = (argv) =>
+      argv.includes('--allow-downgrades') ? { code: 100, stdout: '', stderr: fixture('apt-get-s.downgrade-broken.stderr') } : undefined;
     const result = await call(agent(host).rollbackHost, work(CURL, { previousVersions: { curl: '7.88.1-10+deb12u5' } }));
-    expect(result).toMatchObject({ status: 'failed', reason: 'rollback failed: curl not restored (exit 100: Unable to correct problems, you have held broken packages.)' });
+    expect(result).toMatchObject({
+      status: 'failed',
+      reason: 'rollback failed: curl not restored (exit 100: Unable to correct problems, you have held broken packages.)',
+    });
   });
 
   it('inspects the real versions', async () => {
     const a = agent(debian());
-    expect(await call(a.inspectHost, work(CURL))).toEqual({ assetId: 'web-01', compliant: false, reason: 'still affected: curl 7.88.1-10+deb12u14 < 7.88.1-10+deb12u15' });
+    expect(await call(a.inspectHost, work(CURL))).toEqual({
+      assetId: 'web-01',
+      compliant: false,
+      reason: 'still affected: curl 7.88.1-10+deb12u14 < 7.88.1-10+deb12u15',
+    });
     expect(await call(a.inspectHost, work([{ name: 'bash', fixedVersion: '5.2.15-2' }]))).toEqual({ assetId: 'web-01', compliant: true });
   });
 
@@ -287,18 +353,36 @@ describe('rollbackHost, inspectHost, testHost, reportInventory', () => {
 describe('dnf hosts', () => {
   it('pins name-epoch:version-release, per architecture when the host has several', async () => {
     const host = new FakeHost('dnf', { openssl: '1:3.0.7-24.el9', 'glibc:x86_64': '2.34-83.el9.7', 'glibc:i686': '2.34-83.el9.7' });
-    host.answer = (argv) => (argv.includes('--assumeno') ? { code: 1, stdout: fixture('dnf-assumeno.upgrade.stdout'), stderr: fixture('dnf-assumeno.upgrade.stderr') } : undefined);
-    const result = await call(agent(host).deployHost, work([{ name: 'openssl', fixedVersion: '1:3.0.7-25.el9_3' }, { name: 'glibc', fixedVersion: '2.34-83.el9.12' }]));
+    host.answer = (argv) =>
+      argv.includes('--assumeno')
+        ? { code: 1, stdout: fixture('dnf-assumeno.upgrade.stdout'), stderr: fixture('dnf-assumeno.upgrade.stderr') }
+        : undefined;
+    const result = await call(
+      agent(host).deployHost,
+      work([
+        { name: 'openssl', fixedVersion: '1:3.0.7-25.el9_3' },
+        { name: 'glibc', fixedVersion: '2.34-83.el9.12' },
+      ]),
+    );
     expect(result.status).toBe('reboot-required');
     expect(host.ran.find((argv) => argv[0] === 'dnf' && argv.includes('-y'))).toEqual([
-      'dnf', 'install', '-y', '--setopt=install_weak_deps=False', 'openssl-1:3.0.7-25.el9_3', 'glibc-2.34-83.el9.12.x86_64', 'glibc-2.34-83.el9.12.i686',
+      'dnf',
+      'install',
+      '-y',
+      '--setopt=install_weak_deps=False',
+      'openssl-1:3.0.7-25.el9_3',
+      'glibc-2.34-83.el9.12.x86_64',
+      'glibc-2.34-83.el9.12.i686',
     ]);
     expect(host.version('openssl')).toBe('1:3.0.7-25.el9_3');
   });
 
   it('a version the repositories lack fails the precheck', async () => {
     const host = new FakeHost('dnf', { openssl: '1:3.0.7-24.el9' });
-    host.answer = (argv) => (argv.includes('--assumeno') ? { code: 1, stdout: fixture('dnf-assumeno.no-match.stdout'), stderr: fixture('dnf-assumeno.no-match.stderr') } : undefined);
+    host.answer = (argv) =>
+      argv.includes('--assumeno')
+        ? { code: 1, stdout: fixture('dnf-assumeno.no-match.stdout'), stderr: fixture('dnf-assumeno.no-match.stderr') }
+        : undefined;
     expect(await call(agent(host).deployHost, work([{ name: 'openssl', fixedVersion: '1:9.9-1.el9' }]))).toMatchObject({
       status: 'failed',
       reason: 'precheck: No match for argument: openssl-1:9.9-1.el9; Error: Unable to find a match: openssl-1:9.9-1.el9',
@@ -315,7 +399,9 @@ describe('dry-run', () => {
     expect(deployed.status).toBe('reboot-required');
     expect(deployed.steps.find((s) => s.step === 'install')).toMatchObject({
       ok: true,
-      detail: expect.stringMatching(/^dry-run: would run: apt-get install .* --only-upgrade libc6=2\.36-9\+deb12u9 curl=7\.88\.1-10\+deb12u15$/),
+      detail: expect.stringMatching(
+        /^dry-run: would run: apt-get install .* --only-upgrade libc6=2\.36-9\+deb12u9 curl=7\.88\.1-10\+deb12u15$/,
+      ),
       changes: [
         { name: 'libc6', from: '2.36-9+deb12u4', to: '2.36-9+deb12u9' },
         { name: 'curl', from: '7.88.1-10+deb12u14', to: '7.88.1-10+deb12u15' },
@@ -324,7 +410,9 @@ describe('dry-run', () => {
     expect((await call(a.rebootHost, libc)).steps[0]!.detail).toBe("dry-run: would run: shutdown -r +1 'patchflow: reboot for patch p1'");
     expect((await call(a.awaitHost, libc)).status).toBe('installed');
     expect((await call(a.postCheckHost, libc)).steps[0]!.detail).toMatch(/^dry-run: would check libc6 ≥ 2\.36-9\+deb12u9/);
-    expect((await call(a.rollbackHost, libc)).steps[0]!.detail).toBe('dry-run: would run: apt-get install -q -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends --no-remove --allow-downgrades curl=7.88.1-10+deb12u13');
+    expect((await call(a.rollbackHost, libc)).steps[0]!.detail).toBe(
+      'dry-run: would run: apt-get install -q -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends --no-remove --allow-downgrades curl=7.88.1-10+deb12u13',
+    );
     await call(a.testHost, { ...libc, role: null });
     await call(a.inspectHost, libc);
 

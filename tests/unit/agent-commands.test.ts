@@ -42,7 +42,12 @@ describe('commands are argv arrays', () => {
       '-W',
       '--showformat=${db:Status-Abbrev}\\t${Package}\\t${Version}\\t${Architecture}\\t${source:Package}\\n',
     ]);
-    expect(inventoryCommand('dnf').argv).toEqual(['rpm', '-qa', '--queryformat', '%{NAME}\\t%{EPOCH}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\n']);
+    expect(inventoryCommand('dnf').argv).toEqual([
+      'rpm',
+      '-qa',
+      '--queryformat',
+      '%{NAME}\\t%{EPOCH}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\n',
+    ]);
   });
 
   it('apt install pins exact versions, upgrades only, never removes, never prompts', () => {
@@ -51,34 +56,67 @@ describe('commands are argv arrays', () => {
       { name: 'libc6', version: '2.35-0ubuntu3.8', arch: 'i386' },
     ]);
     expect(command.argv).toEqual([
-      'apt-get', 'install', '-q', '-y',
-      '-o', 'DPkg::Lock::Timeout=300',
-      '-o', 'Dpkg::Options::=--force-confdef',
-      '-o', 'Dpkg::Options::=--force-confold',
-      '--no-install-recommends', '--no-remove', '--only-upgrade',
-      'openssh-server=1:8.9p1-3ubuntu0.10', 'libc6:i386=2.35-0ubuntu3.8',
+      'apt-get',
+      'install',
+      '-q',
+      '-y',
+      '-o',
+      'DPkg::Lock::Timeout=300',
+      '-o',
+      'Dpkg::Options::=--force-confdef',
+      '-o',
+      'Dpkg::Options::=--force-confold',
+      '--no-install-recommends',
+      '--no-remove',
+      '--only-upgrade',
+      'openssh-server=1:8.9p1-3ubuntu0.10',
+      'libc6:i386=2.35-0ubuntu3.8',
     ]);
     expect(command.env).toMatchObject({ DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' });
   });
 
   it('dnf install pins name-[epoch:]version-release[.arch]', () => {
-    expect(installCommand('dnf', [{ name: 'openssl', version: '1:3.0.7-25.el9_3' }, { name: 'glibc', version: '2.34-83.el9.12', arch: 'i686' }]).argv).toEqual([
-      'dnf', 'install', '-y', '--setopt=install_weak_deps=False', 'openssl-1:3.0.7-25.el9_3', 'glibc-2.34-83.el9.12.i686',
-    ]);
+    expect(
+      installCommand('dnf', [
+        { name: 'openssl', version: '1:3.0.7-25.el9_3' },
+        { name: 'glibc', version: '2.34-83.el9.12', arch: 'i686' },
+      ]).argv,
+    ).toEqual(['dnf', 'install', '-y', '--setopt=install_weak_deps=False', 'openssl-1:3.0.7-25.el9_3', 'glibc-2.34-83.el9.12.i686']);
   });
 
   it('simulation: apt-get -s and dnf --assumeno', () => {
     const pins = [{ name: 'curl', version: '7.88.1-10+deb12u15' }];
-    expect(simulateInstallCommand('apt', pins).argv).toEqual(['apt-get', 'install', '-s', '-q', '--only-upgrade', '--no-install-recommends', '--no-remove', 'curl=7.88.1-10+deb12u15']);
+    expect(simulateInstallCommand('apt', pins).argv).toEqual([
+      'apt-get',
+      'install',
+      '-s',
+      '-q',
+      '--only-upgrade',
+      '--no-install-recommends',
+      '--no-remove',
+      'curl=7.88.1-10+deb12u15',
+    ]);
     expect(simulateInstallCommand('dnf', [{ name: 'sudo', version: '1.9.5p2-10.el9_3' }]).argv).toEqual([
-      'dnf', 'install', '--assumeno', '--setopt=install_weak_deps=False', 'sudo-1.9.5p2-10.el9_3',
+      'dnf',
+      'install',
+      '--assumeno',
+      '--setopt=install_weak_deps=False',
+      'sudo-1.9.5p2-10.el9_3',
     ]);
   });
 
   it('rollback: apt allows downgrades; dnf install goes to exactly the named version', () => {
-    expect(rollbackCommand('apt', [{ name: 'curl', version: '7.88.1-10+deb12u14' }]).argv).toEqual(expect.arrayContaining(['--allow-downgrades', 'curl=7.88.1-10+deb12u14']));
+    expect(rollbackCommand('apt', [{ name: 'curl', version: '7.88.1-10+deb12u14' }]).argv).toEqual(
+      expect.arrayContaining(['--allow-downgrades', 'curl=7.88.1-10+deb12u14']),
+    );
     expect(rollbackCommand('apt', [{ name: 'curl', version: '7.88.1-10+deb12u14' }]).argv).not.toContain('--only-upgrade');
-    expect(rollbackCommand('dnf', [{ name: 'openssl', version: '1:3.0.7-24.el9' }]).argv).toEqual(['dnf', 'install', '-y', '--setopt=install_weak_deps=False', 'openssl-1:3.0.7-24.el9']);
+    expect(rollbackCommand('dnf', [{ name: 'openssl', version: '1:3.0.7-24.el9' }]).argv).toEqual([
+      'dnf',
+      'install',
+      '-y',
+      '--setopt=install_weak_deps=False',
+      'openssl-1:3.0.7-24.el9',
+    ]);
   });
 
   it('reboot in one minute, df in POSIX KiB', () => {

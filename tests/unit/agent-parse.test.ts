@@ -16,8 +16,17 @@ const fixture = (name: string) => fs.readFileSync(path.join(__dirname, '..', 'fi
 
 describe('os-release', () => {
   it('reads quoted and unquoted values', () => {
-    expect(parseOsRelease(fixture('os-release.ubuntu-24.04'))).toMatchObject({ ID: 'ubuntu', ID_LIKE: 'debian', VERSION_ID: '24.04', PRETTY_NAME: 'Ubuntu 24.04.3 LTS' });
-    expect(parseOsRelease(fixture('os-release.rocky-9.3'))).toMatchObject({ ID: 'rocky', ID_LIKE: 'rhel centos fedora', VERSION_ID: '9.3' });
+    expect(parseOsRelease(fixture('os-release.ubuntu-24.04'))).toMatchObject({
+      ID: 'ubuntu',
+      ID_LIKE: 'debian',
+      VERSION_ID: '24.04',
+      PRETTY_NAME: 'Ubuntu 24.04.3 LTS',
+    });
+    expect(parseOsRelease(fixture('os-release.rocky-9.3'))).toMatchObject({
+      ID: 'rocky',
+      ID_LIKE: 'rhel centos fedora',
+      VERSION_ID: '9.3',
+    });
     expect(parseOsRelease(fixture('os-release.rhel-9.6'))).toMatchObject({ ID: 'rhel', REDHAT_BUGZILLA_PRODUCT_VERSION: '9.6' });
     expect(parseOsRelease(fixture('os-release.debian-12'))).toMatchObject({ ID: 'debian', VERSION_ID: '12' });
   });
@@ -34,7 +43,12 @@ describe('dpkg-query inventory', () => {
     expect(packages).toHaveLength(758);
     expect(packages.find((p) => p.name === 'bash')).toEqual({ name: 'bash', version: '5.2.15-2+b8', arch: 'amd64' });
     // the source only when it differs from the binary package; epochs stay in the version
-    expect(packages.find((p) => p.name === 'bsdutils')).toEqual({ name: 'bsdutils', version: '1:2.38.1-5+deb12u3', source: 'util-linux', arch: 'amd64' });
+    expect(packages.find((p) => p.name === 'bsdutils')).toEqual({
+      name: 'bsdutils',
+      version: '1:2.38.1-5+deb12u3',
+      source: 'util-linux',
+      arch: 'amd64',
+    });
     expect(packages.find((p) => p.name === 'adduser')).toEqual({ name: 'adduser', version: '3.134', arch: 'all' });
   });
 
@@ -49,7 +63,12 @@ describe('rpm inventory', () => {
 
   it('puts the epoch in the version only when there is one and skips gpg-pubkey', () => {
     expect(packages.find((p) => p.name === 'openssl')).toEqual({ name: 'openssl', version: '1:3.0.7-24.el9', arch: 'x86_64' });
-    expect(packages.find((p) => p.name === 'openssl-libs')).toEqual({ name: 'openssl-libs', version: '1:3.0.7-24.el9', source: 'openssl', arch: 'x86_64' });
+    expect(packages.find((p) => p.name === 'openssl-libs')).toEqual({
+      name: 'openssl-libs',
+      version: '1:3.0.7-24.el9',
+      source: 'openssl',
+      arch: 'x86_64',
+    });
     expect(packages.find((p) => p.name === 'bash')).toEqual({ name: 'bash', version: '5.1.8-6.el9_1', arch: 'x86_64' });
     expect(packages.some((p) => p.name === 'gpg-pubkey')).toBe(false);
     expect(packages).toHaveLength(14);
@@ -62,7 +81,10 @@ describe('rpm inventory', () => {
   });
 
   it('keeps every installed kernel and both multilib architectures', () => {
-    expect(packages.filter((p) => p.name === 'kernel-core').map((p) => p.version)).toEqual(['5.14.0-362.8.1.el9_3', '5.14.0-362.13.1.el9_3']);
+    expect(packages.filter((p) => p.name === 'kernel-core').map((p) => p.version)).toEqual([
+      '5.14.0-362.8.1.el9_3',
+      '5.14.0-362.13.1.el9_3',
+    ]);
     expect(packages.filter((p) => p.name === 'glibc').map((p) => p.arch)).toEqual(['x86_64', 'i686']);
   });
 });
@@ -134,10 +156,11 @@ describe('df and systemctl', () => {
   });
 
   it('failed units', () => {
-    expect(parseFailedUnits('nginx.service loaded failed failed A high performance web server\nlogrotate.timer loaded failed failed Daily rotation\n')).toEqual([
-      'nginx.service',
-      'logrotate.timer',
-    ]);
+    expect(
+      parseFailedUnits(
+        'nginx.service loaded failed failed A high performance web server\nlogrotate.timer loaded failed failed Daily rotation\n',
+      ),
+    ).toEqual(['nginx.service', 'logrotate.timer']);
     expect(parseFailedUnits('')).toEqual([]);
   });
 });

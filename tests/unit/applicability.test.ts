@@ -24,7 +24,8 @@ describe('OSV affected-version rules', () => {
   const openssh = record('osv', 'alpine', 'CVE-2016-10012.json');
 
   it('Log4Shell: each Maven range, with the fix of the range the version sits in', () => {
-    const verdict = (v: string) => log4shell.affected.map((a) => evaluateAffected(a, v, 'maven')).find((x) => x.affected) ?? { affected: false };
+    const verdict = (v: string) =>
+      log4shell.affected.map((a) => evaluateAffected(a, v, 'maven')).find((x) => x.affected) ?? { affected: false };
     expect(verdict('2.14.1')).toEqual({ affected: true, fixedVersion: '2.15.0' });
     expect(verdict('2.10.0')).toEqual({ affected: true, fixedVersion: '2.12.2' });
     expect(verdict('2.0-beta9')).toEqual({ affected: true, fixedVersion: '2.3.1' });
@@ -43,7 +44,12 @@ describe('OSV affected-version rules', () => {
   it('last_affected is inclusive, limit caps, explicit versions count', () => {
     const entry = {
       package: { ecosystem: 'npm', name: 'x' },
-      ranges: [{ type: 'SEMVER' as const, events: [{ introduced: '1.0.0' }, { last_affected: '1.4.0' }, { introduced: '3.0.0' }, { limit: '3.5.0' }] }],
+      ranges: [
+        {
+          type: 'SEMVER' as const,
+          events: [{ introduced: '1.0.0' }, { last_affected: '1.4.0' }, { introduced: '3.0.0' }, { limit: '3.5.0' }],
+        },
+      ],
       versions: ['0.9.0'],
     };
     expect(evaluateAffected(entry, '1.4.0', 'semver')).toEqual({ affected: true });
@@ -114,6 +120,8 @@ describe('assets from CSV', () => {
   });
 
   it('names the line and the column of what it cannot read', () => {
-    expect(() => assetsFromCsv('id,maintenance_windows\nz9,someday')).toThrow(new CsvError('line 2 (z9): maintenance_windows: "someday" is not like "sat,sun 01:00-05:00"'));
+    expect(() => assetsFromCsv('id,maintenance_windows\nz9,someday')).toThrow(
+      new CsvError('line 2 (z9): maintenance_windows: "someday" is not like "sat,sun 01:00-05:00"'),
+    );
   });
 });

@@ -42,7 +42,11 @@ describe('hostCompliance', () => {
   });
 
   it('counts installed and skipped hosts as compliant, late ones as breached', () => {
-    expect(hostCompliance(facts({ status: 'installed', finishedAt: iso(2) }), at(100))).toEqual({ compliant: true, basis: 'patched', sla: 'on-time' });
+    expect(hostCompliance(facts({ status: 'installed', finishedAt: iso(2) }), at(100))).toEqual({
+      compliant: true,
+      basis: 'patched',
+      sla: 'on-time',
+    });
     expect(hostCompliance(facts({ status: 'skipped', finishedAt: iso(1) }), at(30)).sla).toBe('on-time');
     expect(hostCompliance(facts({ status: 'installed', finishedAt: iso(30) }), at(31)).sla).toBe('breached');
     expect(hostCompliance(facts({ status: 'skipped', finishedAt: iso(30) }), at(31)).sla).toBe('on-time');
@@ -121,7 +125,11 @@ describe('hostCompliance', () => {
         if (c.compliant) expect(c.sla).not.toBe('at-risk');
         if (!c.compliant && now.getTime() > Date.parse(f.maximumDeadline)) expect(c.sla).toBe('breached');
         if (f.breachRecorded) expect(c.sla).toBe('breached');
-        if (!c.compliant && !f.breachRecorded && now.getTime() < Date.parse(f.openedAt) + AT_RISK_FRACTION * (Date.parse(f.recommendedDeadline) - Date.parse(f.openedAt))) {
+        if (
+          !c.compliant &&
+          !f.breachRecorded &&
+          now.getTime() < Date.parse(f.openedAt) + AT_RISK_FRACTION * (Date.parse(f.recommendedDeadline) - Date.parse(f.openedAt))
+        ) {
           expect(c.sla).toBe('on-time');
         }
         expect(rank(c.sla)).toBeLessThanOrEqual(rank(hostCompliance({ ...f, deferredUntil: null }, now).sla));
@@ -135,14 +143,28 @@ describe('summaries', () => {
   it('counts hosts and picks the worst status', () => {
     expect(worstSla([])).toBeNull();
     expect(worstSla(['on-time', 'breached', 'at-risk'])).toBe('breached');
-    expect(summarize([])).toEqual({ hosts: 0, compliant: 0, nonCompliant: 0, compliantPercent: null, sla: { 'on-time': 0, 'at-risk': 0, breached: 0 }, worst: null });
+    expect(summarize([])).toEqual({
+      hosts: 0,
+      compliant: 0,
+      nonCompliant: 0,
+      compliantPercent: null,
+      sla: { 'on-time': 0, 'at-risk': 0, breached: 0 },
+      worst: null,
+    });
     expect(
       summarize([
         { compliant: true, basis: 'patched', sla: 'on-time' },
         { compliant: false, basis: 'open', sla: 'at-risk' },
         { compliant: true, basis: 'excepted', sla: 'on-time' },
       ]),
-    ).toEqual({ hosts: 3, compliant: 2, nonCompliant: 1, compliantPercent: 66.7, sla: { 'on-time': 2, 'at-risk': 1, breached: 0 }, worst: 'at-risk' });
+    ).toEqual({
+      hosts: 3,
+      compliant: 2,
+      nonCompliant: 1,
+      compliantPercent: 66.7,
+      sla: { 'on-time': 2, 'at-risk': 1, breached: 0 },
+      worst: 'at-risk',
+    });
   });
 
   const row = (assetId: string, patchId: string, priority: 1 | 2 | 3 | 4, over: Partial<ComplianceFacts> = {}): ComplianceFacts => ({

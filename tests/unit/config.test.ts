@@ -43,7 +43,13 @@ describe('configuration from the environment', () => {
   it('names every bad variable with a clear message, and hides secrets', () => {
     let error: ConfigError | undefined;
     try {
-      loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x', TEMPORAL_ADDRESS: 'no-port', PATCHFLOW_ADMIN_TOKEN: 'short' });
+      loadConfig({
+        PORT: 'eighty',
+        LOG_LEVEL: 'loud',
+        DATABASE_URL: 'mysql://x',
+        TEMPORAL_ADDRESS: 'no-port',
+        PATCHFLOW_ADMIN_TOKEN: 'short',
+      });
     } catch (err) {
       error = err as ConfigError;
     }
@@ -59,6 +65,8 @@ describe('configuration from the environment', () => {
   });
 
   it('wants the TLS certificate and key together', () => {
-    expect(() => loadConfig({ TEMPORAL_TLS_CERT: '/c.pem' })).toThrow(/TEMPORAL_TLS_KEY: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together/);
+    expect(() => loadConfig({ TEMPORAL_TLS_CERT: '/c.pem' })).toThrow(
+      /TEMPORAL_TLS_KEY: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together/,
+    );
   });
 });

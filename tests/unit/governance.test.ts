@@ -36,7 +36,10 @@ describe('review rules', () => {
   it('needs the reviewer role, another person than the requester, the review phase and one review per round', () => {
     expect(refuseReview(view(), person('rita', 'reviewer'))).toBeUndefined();
     expect(refuseReview(view(), person('opal', 'operator'))).toMatchObject({ kind: 'forbidden' });
-    expect(refuseReview(view(), person('opal', 'operator', 'reviewer'))).toMatchObject({ kind: 'forbidden', message: expect.stringContaining('requested') });
+    expect(refuseReview(view(), person('opal', 'operator', 'reviewer'))).toMatchObject({
+      kind: 'forbidden',
+      message: expect.stringContaining('requested'),
+    });
     expect(refuseReview(view({ currentReviewerIds: ['rita'] }), person('rita', 'reviewer'))).toMatchObject({ kind: 'conflict' });
     expect(refuseReview(view({ phase: 'approval', awaiting: 'decision' }), person('rita', 'reviewer'))).toMatchObject({ kind: 'conflict' });
     expect(refuseReview(view({ awaiting: 'revision' }), person('rita', 'reviewer'))).toMatchObject({ kind: 'conflict' });
@@ -62,14 +65,19 @@ describe('decision rules', () => {
   it('keeps the requester and every reviewer of any round away from the approval', () => {
     expect(refuseDecision(approval, person('carl', 'approver'), 'approve')).toBeUndefined();
     expect(refuseDecision(approval, person('opal', 'approver'), 'approve')).toMatchObject({ kind: 'forbidden' });
-    expect(refuseDecision({ ...approval, allReviewerIds: ['dana'] }, person('dana', 'approver'), 'reject')).toMatchObject({ kind: 'forbidden' });
+    expect(refuseDecision({ ...approval, allReviewerIds: ['dana'] }, person('dana', 'approver'), 'reject')).toMatchObject({
+      kind: 'forbidden',
+    });
     expect(refuseDecision(approval, person('rita', 'reviewer'), 'approve')).toMatchObject({ kind: 'forbidden' });
   });
 
   it('takes each decision only where it means something', () => {
     const carl = person('carl', 'approver');
     expect(refuseDecision(view(), carl, 'approve')).toMatchObject({ kind: 'conflict' });
-    expect(refuseDecision({ ...approval, state: 'on-hold' }, carl, 'approve')).toMatchObject({ kind: 'conflict', message: expect.stringContaining('resume') });
+    expect(refuseDecision({ ...approval, state: 'on-hold' }, carl, 'approve')).toMatchObject({
+      kind: 'conflict',
+      message: expect.stringContaining('resume'),
+    });
     expect(refuseDecision({ ...approval, state: 'on-hold' }, carl, 'resume')).toBeUndefined();
     expect(refuseDecision(approval, carl, 'resume')).toMatchObject({ kind: 'conflict' });
     expect(refuseDecision(approval, carl, 'hold')).toBeUndefined();
@@ -94,20 +102,32 @@ describe('revision and cancel rules', () => {
 
 describe('terms and scope', () => {
   it('fast-tracks emergencies and priority 1, and never lets a patch ask for fewer reviewers than the policy', () => {
-    expect(governanceTerms(DEFAULT_POLICY, { emergency: false, settings: {} }, 3)).toMatchObject({ fastTrack: false, reviewersRequired: 2, reviewTimeout: '1d' });
-    expect(governanceTerms(DEFAULT_POLICY, { emergency: true, settings: {} }, 3)).toMatchObject({ fastTrack: true, reviewersRequired: 1, reviewTimeout: '1h' });
+    expect(governanceTerms(DEFAULT_POLICY, { emergency: false, settings: {} }, 3)).toMatchObject({
+      fastTrack: false,
+      reviewersRequired: 2,
+      reviewTimeout: '1d',
+    });
+    expect(governanceTerms(DEFAULT_POLICY, { emergency: true, settings: {} }, 3)).toMatchObject({
+      fastTrack: true,
+      reviewersRequired: 1,
+      reviewTimeout: '1h',
+    });
     expect(governanceTerms(DEFAULT_POLICY, { emergency: false, settings: {} }, 1).fastTrack).toBe(true);
     expect(governanceTerms(DEFAULT_POLICY, { emergency: false, settings: { reviewersRequired: 1 } }, 3).reviewersRequired).toBe(2);
-    expect(governanceTerms(DEFAULT_POLICY, { emergency: false, settings: { reviewersRequired: 3, reviewTimeout: '2s' } }, 3)).toMatchObject({
-      reviewersRequired: 3,
-      reviewTimeout: '2s',
-    });
+    expect(governanceTerms(DEFAULT_POLICY, { emergency: false, settings: { reviewersRequired: 3, reviewTimeout: '2s' } }, 3)).toMatchObject(
+      {
+        reviewersRequired: 3,
+        reviewTimeout: '2s',
+      },
+    );
   });
 
   it('picks risk-first for emergencies and known exploitation, least-critical-first otherwise', () => {
     expect(rolloutPlanSettings(DEFAULT_POLICY, { emergency: false, settings: {} }, false).strategy).toBe('least-critical-first');
     expect(rolloutPlanSettings(DEFAULT_POLICY, { emergency: false, settings: {} }, true).strategy).toBe('risk-first');
-    expect(rolloutPlanSettings(DEFAULT_POLICY, { emergency: true, strategy: 'least-critical-first', settings: { maxConcurrent: 3 } }, true)).toMatchObject({
+    expect(
+      rolloutPlanSettings(DEFAULT_POLICY, { emergency: true, strategy: 'least-critical-first', settings: { maxConcurrent: 3 } }, true),
+    ).toMatchObject({
       strategy: 'least-critical-first',
       maxConcurrent: 3,
       maxPerGroupPerWave: 1,
@@ -146,7 +166,9 @@ describe('rollout rules', () => {
     expect(refuseRolloutAction({ ...rolling, state: 'paused' }, otto, 'resume')).toBeUndefined();
     expect(refuseRolloutAction({ ...rolling, state: 'halted', awaiting: 'operator' }, otto, 'resume')).toBeUndefined();
     // a lab halt is the approvers' to decide
-    expect(refuseRolloutAction({ ...rolling, phase: 'testing', state: 'halted', awaiting: 'lab-decision' }, otto, 'resume')).toMatchObject({ kind: 'conflict' });
+    expect(refuseRolloutAction({ ...rolling, phase: 'testing', state: 'halted', awaiting: 'lab-decision' }, otto, 'resume')).toMatchObject({
+      kind: 'conflict',
+    });
     for (const action of ['abort', 'rollback'] as const) {
       expect(refuseRolloutAction(rolling, otto, action)).toBeUndefined();
       expect(refuseRolloutAction(view({ phase: 'approval', awaiting: 'decision' }), otto, action)).toMatchObject({ kind: 'conflict' });
@@ -175,17 +197,28 @@ describe('rollout rules', () => {
 
   it('defers hosts of scheduled patches only, at the latest to the recommended deadline', () => {
     const deadline = '2026-12-01T00:00:00.000Z';
-    expect(refuseDeferral(rolling, opal, { emergency: false, until: '2026-11-30T00:00:00Z', recommendedDeadline: deadline })).toBeUndefined();
-    expect(refuseDeferral(rolling, opal, { emergency: true, until: '2026-11-30T00:00:00Z', recommendedDeadline: deadline })).toMatchObject({ kind: 'conflict' });
-    expect(refuseDeferral(rolling, opal, { emergency: false, until: '2026-12-02T00:00:00Z', recommendedDeadline: deadline })).toMatchObject({ kind: 'invalid' });
-    expect(refuseDeferral(rolling, carl, { emergency: false, until: '2026-11-30T00:00:00Z', recommendedDeadline: deadline })).toMatchObject({ kind: 'forbidden' });
+    expect(
+      refuseDeferral(rolling, opal, { emergency: false, until: '2026-11-30T00:00:00Z', recommendedDeadline: deadline }),
+    ).toBeUndefined();
+    expect(refuseDeferral(rolling, opal, { emergency: true, until: '2026-11-30T00:00:00Z', recommendedDeadline: deadline })).toMatchObject({
+      kind: 'conflict',
+    });
+    expect(refuseDeferral(rolling, opal, { emergency: false, until: '2026-12-02T00:00:00Z', recommendedDeadline: deadline })).toMatchObject(
+      { kind: 'invalid' },
+    );
+    expect(refuseDeferral(rolling, carl, { emergency: false, until: '2026-11-30T00:00:00Z', recommendedDeadline: deadline })).toMatchObject(
+      { kind: 'forbidden' },
+    );
   });
 
   it('takes feedback from testing to monitoring, and the postmortem when it is due', () => {
-    for (const phase of ['testing', 'pilot', 'rollout', 'verification', 'monitoring'] as const) expect(refuseFeedback({ ...rolling, phase })).toBeUndefined();
+    for (const phase of ['testing', 'pilot', 'rollout', 'verification', 'monitoring'] as const)
+      expect(refuseFeedback({ ...rolling, phase })).toBeUndefined();
     expect(refuseFeedback(view())).toMatchObject({ kind: 'conflict' });
     expect(refusePostmortem(view({ phase: 'postmortem', state: 'waiting', awaiting: 'postmortem' }), opal)).toBeUndefined();
-    expect(refusePostmortem(view({ phase: 'postmortem', state: 'waiting', awaiting: 'postmortem' }), carl)).toMatchObject({ kind: 'forbidden' });
+    expect(refusePostmortem(view({ phase: 'postmortem', state: 'waiting', awaiting: 'postmortem' }), carl)).toMatchObject({
+      kind: 'forbidden',
+    });
     expect(refusePostmortem(rolling, opal)).toMatchObject({ kind: 'conflict' });
   });
 });

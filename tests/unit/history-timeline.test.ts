@@ -10,7 +10,9 @@ import { DETAIL_LIMIT, renderTimeline, type TimelineEntry } from '../../src/api/
 import { savedHistories } from '../helpers/histories';
 
 // the patches' own histories (the rollout's wave and rollback children have their own types)
-const recorded = savedHistories().filter((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name === 'patchLifecycle');
+const recorded = savedHistories().filter(
+  (h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name === 'patchLifecycle',
+);
 const byName = (name: string) => {
   const found = recorded.find((h) => h.name === name);
   if (!found) throw new Error(`no recorded history ${name}`);
@@ -19,45 +21,55 @@ const byName = (name: string) => {
 const types = (rows: TimelineEntry[]) => rows.map((r) => r.type);
 
 describe('timeline of the recorded histories', () => {
-  it.each(recorded.map((h) => [h.name, h.history] as const))('%s: opened by the requester, phases chained, no SDK bookkeeping', (_name, history) => {
-    const rows = renderTimeline(history);
-    const input = defaultPayloadConverter.fromPayload<{ requestedBy: { name: string }; advisoryIds: string[] }>(
-      history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!,
-    );
-    expect(rows[0]).toMatchObject({ eventId: 1, type: 'patch-opened', actor: input.requestedBy.name, phase: 'assessment' });
-    expect(rows[0]!.details).toMatchObject({ workflowType: 'patchLifecycle', advisoryIds: input.advisoryIds });
-    expect(rows[0]!.details).not.toHaveProperty('requestedBy');
+  it.each(recorded.map((h) => [h.name, h.history] as const))(
+    '%s: opened by the requester, phases chained, no SDK bookkeeping',
+    (_name, history) => {
+      const rows = renderTimeline(history);
+      const input = defaultPayloadConverter.fromPayload<{ requestedBy: { name: string }; advisoryIds: string[] }>(
+        history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!,
+      );
+      expect(rows[0]).toMatchObject({ eventId: 1, type: 'patch-opened', actor: input.requestedBy.name, phase: 'assessment' });
+      expect(rows[0]!.details).toMatchObject({ workflowType: 'patchLifecycle', advisoryIds: input.advisoryIds });
+      expect(rows[0]!.details).not.toHaveProperty('requestedBy');
 
-    // workflow tasks and markers are the SDK's bookkeeping; TemporalChangeVersion is patched()'s
-    expect(types(rows).filter((t) => /workflow-task|marker/.test(t))).toEqual([]);
-    expect(JSON.stringify(rows)).not.toContain('TemporalChangeVersion');
+      // workflow tasks and markers are the SDK's bookkeeping; TemporalChangeVersion is patched()'s
+      expect(types(rows).filter((t) => /workflow-task|marker/.test(t))).toEqual([]);
+      expect(JSON.stringify(rows)).not.toContain('TemporalChangeVersion');
 
-    // in history order; only an upsert of the phase with other attributes gives two rows
-    const ids = rows.map((r) => r.eventId);
-    expect(ids).toEqual([...ids].sort((a, b) => a - b));
-    rows.forEach((row, i) => {
-      if (i > 0 && row.eventId === rows[i - 1]!.eventId) expect([rows[i - 1]!.type, row.type]).toEqual(['phase', 'search-attributes']);
-    });
-    for (const row of rows) expect(Number.isNaN(Date.parse(row.time))).toBe(false);
+      // in history order; only an upsert of the phase with other attributes gives two rows
+      const ids = rows.map((r) => r.eventId);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      rows.forEach((row, i) => {
+        if (i > 0 && row.eventId === rows[i - 1]!.eventId) expect([rows[i - 1]!.type, row.type]).toEqual(['phase', 'search-attributes']);
+      });
+      for (const row of rows) expect(Number.isNaN(Date.parse(row.time))).toBe(false);
 
-    // each row carries the phase of its moment; a phase row moves it from the previous one
-    rows.forEach((row, i) => {
-      if (i === 0) return;
-      const before = rows[i - 1]!.phase;
-      if (row.type === 'phase') {
-        expect(row.details).toEqual({ from: before, to: row.phase });
-        expect(row.phase).not.toBe(before);
-      }
-      else expect(row.phase).toBe(before);
-    });
-  });
+      // each row carries the phase of its moment; a phase row moves it from the previous one
+      rows.forEach((row, i) => {
+        if (i === 0) return;
+        const before = rows[i - 1]!.phase;
+        if (row.type === 'phase') {
+          expect(row.details).toEqual({ from: before, to: row.phase });
+          expect(row.phase).not.toBe(before);
+        } else expect(row.phase).toBe(before);
+      });
+    },
+  );
 
   it('not-applicable: the assess activity with its input and result, then the closing phase and outcome', () => {
     const rows = byName('patch-not-applicable');
     const scheduled = rows.find((r) => r.type === 'activity-scheduled')!;
-    expect(scheduled).toMatchObject({ actor: null, phase: 'assessment', details: { activityType: 'assess', input: { advisoryIds: ['DSA-3029-1'] } } });
+    expect(scheduled).toMatchObject({
+      actor: null,
+      phase: 'assessment',
+      details: { activityType: 'assess', input: { advisoryIds: ['DSA-3029-1'] } },
+    });
     const completed = rows.find((r) => r.type === 'activity-completed')!;
-    expect(completed.details).toMatchObject({ activityType: 'assess', activityId: scheduled.details.activityId, result: { affectedAssets: 0 } });
+    expect(completed.details).toMatchObject({
+      activityType: 'assess',
+      activityId: scheduled.details.activityId,
+      result: { affectedAssets: 0 },
+    });
     expect(rows.find((r) => r.type === 'activity-started')!.details).toMatchObject({ activityType: 'assess', attempt: 1 });
     const last = rows.at(-1)!;
     expect(last).toMatchObject({ type: 'patch-closed', phase: 'completed', details: { outcome: 'not-applicable' } });
@@ -69,7 +81,10 @@ describe('timeline of the recorded histories', () => {
     const rows = byName('patch-assessed-then-cancelled');
     const result = rows.find((r) => r.type === 'activity-completed')!.details.result as { priority: number };
     expect(rows.find((r) => r.type === 'search-attributes')!.details).toEqual({ PatchPriority: result.priority });
-    expect(rows.find((r) => r.type === 'phase')!).toMatchObject({ phase: 'peer-review', details: { from: 'assessment', to: 'peer-review' } });
+    expect(rows.find((r) => r.type === 'phase')!).toMatchObject({
+      phase: 'peer-review',
+      details: { from: 'assessment', to: 'peer-review' },
+    });
     const cancel = rows.find((r) => r.type === 'cancel-requested')!;
     expect(cancel.phase).toBe('peer-review');
     expect(cancel.actor).toMatch(/@/);
@@ -97,7 +112,15 @@ function syntheticHistory() {
   nextId = 0;
   const started = event('workflowExecutionStarted', {
     workflowType: { name: 'patchLifecycle' },
-    input: json({ id: 'p1', title: 'sudo', advisoryIds: ['USN-1'], emergency: false, settings: {}, requestedBy: actor('olga', ['operator']), requestedAt: at(0) }),
+    input: json({
+      id: 'p1',
+      title: 'sudo',
+      advisoryIds: ['USN-1'],
+      emergency: false,
+      settings: {},
+      requestedBy: actor('olga', ['operator']),
+      requestedAt: at(0),
+    }),
     searchAttributes: { indexedFields: { PatchPhase: payloadToJSON(defaultPayloadConverter.toPayload('assessment')) } },
   });
   const task = event('workflowTaskCompleted', { scheduledEventId: '1', startedEventId: '1' });
@@ -126,7 +149,10 @@ function syntheticHistory() {
   });
   const accepted2 = event('workflowExecutionUpdateAccepted', {
     protocolInstanceId: 'u-2',
-    acceptedRequest: { meta: { updateId: 'u-2' }, input: { name: 'decide', args: json({ actor: actor('carl', ['approver']), decision: 'hold', comment: 'freeze' }) } },
+    acceptedRequest: {
+      meta: { updateId: 'u-2' },
+      input: { name: 'decide', args: json({ actor: actor('carl', ['approver']), decision: 'hold', comment: 'freeze' }) },
+    },
   });
   const failed = event('workflowExecutionUpdateCompleted', {
     meta: { updateId: 'u-2' },
@@ -146,16 +172,47 @@ function syntheticHistory() {
     scheduledEventId: deploy.eventId,
     failure: { message: 'disk full', applicationFailureInfo: { type: 'DiskFull' } },
   });
-  const verify = event('activityTaskScheduled', { activityId: '8', activityType: { name: 'verifyHost' }, input: json({ assetId: 'web-1' }) });
-  const verifyTimedOut = event('activityTaskTimedOut', { scheduledEventId: verify.eventId, failure: { message: 'activity StartToClose timeout' } });
+  const verify = event('activityTaskScheduled', {
+    activityId: '8',
+    activityType: { name: 'verifyHost' },
+    input: json({ assetId: 'web-1' }),
+  });
+  const verifyTimedOut = event('activityTaskTimedOut', {
+    scheduledEventId: verify.eventId,
+    failure: { message: 'activity StartToClose timeout' },
+  });
   const signaled = event('workflowExecutionSignaled', { signalName: 'nudge', input: json({ why: 'late' }), identity: 'cli@laptop' });
   const odd = event('workflowExecutionSignaled', {
     signalName: 'sealed',
-    input: { payloads: [{ metadata: { encoding: Buffer.from('binary/encrypted').toString('base64') }, data: Buffer.from('xyz').toString('base64') }] },
+    input: {
+      payloads: [
+        { metadata: { encoding: Buffer.from('binary/encrypted').toString('base64') }, data: Buffer.from('xyz').toString('base64') },
+      ],
+    },
   });
   const terminated = event('workflowExecutionTerminated', { reason: 'stuck host', identity: 'admin@ops' });
   return historyFromJSON({
-    events: [started, task, marker, toReview, accepted, completed, accepted2, failed, timer, fired, timer2, canceledTimer, deploy, deployFailed, verify, verifyTimedOut, signaled, odd, terminated],
+    events: [
+      started,
+      task,
+      marker,
+      toReview,
+      accepted,
+      completed,
+      accepted2,
+      failed,
+      timer,
+      fired,
+      timer2,
+      canceledTimer,
+      deploy,
+      deployFailed,
+      verify,
+      verifyTimedOut,
+      signaled,
+      odd,
+      terminated,
+    ],
   });
 }
 
@@ -164,11 +221,21 @@ describe('timeline of hand-written events', () => {
   const row = (type: string, nth = 0) => rows.filter((r) => r.type === type)[nth]!;
 
   it('shows each accepted update with its actor and payload, and its outcome under the same actor', () => {
-    expect(row('update:review')).toMatchObject({ actor: 'rita', phase: 'peer-review', details: { verdict: 'approve', comment: 'tested on staging' } });
+    expect(row('update:review')).toMatchObject({
+      actor: 'rita',
+      phase: 'peer-review',
+      details: { verdict: 'approve', comment: 'tested on staging' },
+    });
     expect(row('update:review').details).not.toHaveProperty('actor');
-    expect(row('update-completed:review')).toMatchObject({ actor: 'rita', details: { outcome: 'success', result: { phase: 'peer-review', reviews: 1 } } });
+    expect(row('update-completed:review')).toMatchObject({
+      actor: 'rita',
+      details: { outcome: 'success', result: { phase: 'peer-review', reviews: 1 } },
+    });
     expect(row('update:decide')).toMatchObject({ actor: 'carl', details: { decision: 'hold', comment: 'freeze' } });
-    expect(row('update-completed:decide')).toMatchObject({ actor: 'carl', details: { outcome: 'failure', message: 'the board is not quorate' } });
+    expect(row('update-completed:decide')).toMatchObject({
+      actor: 'carl',
+      details: { outcome: 'failure', message: 'the board is not quorate' },
+    });
   });
 
   it('renders a phase and the other patch attributes of one upsert as two rows', () => {
@@ -187,18 +254,35 @@ describe('timeline of hand-written events', () => {
     const scheduled = row('activity-scheduled');
     expect(scheduled.details).toMatchObject({ activityType: 'deployHost', input: { truncated: true } });
     expect((scheduled.details.input as { bytes: number }).bytes).toBeGreaterThan(DETAIL_LIMIT);
-    expect(row('activity-failed').details).toEqual({ activityType: 'deployHost', activityId: '7', message: 'disk full', failureType: 'DiskFull' });
-    expect(row('activity-failed', 1).details).toMatchObject({ activityType: 'verifyHost', timedOut: true, message: 'activity StartToClose timeout' });
+    expect(row('activity-failed').details).toEqual({
+      activityType: 'deployHost',
+      activityId: '7',
+      message: 'disk full',
+      failureType: 'DiskFull',
+    });
+    expect(row('activity-failed', 1).details).toMatchObject({
+      activityType: 'verifyHost',
+      timedOut: true,
+      message: 'activity StartToClose timeout',
+    });
   });
 
   it('keeps events without a rule under their own name, payloads decoded, and says so when one cannot be', () => {
-    expect(row('workflow-execution-signaled')).toMatchObject({ actor: 'cli@laptop', details: { signalName: 'nudge', input: { why: 'late' } } });
+    expect(row('workflow-execution-signaled')).toMatchObject({
+      actor: 'cli@laptop',
+      details: { signalName: 'nudge', input: { why: 'late' } },
+    });
     expect(row('workflow-execution-signaled', 1).details.input).toEqual({ undecodable: true, encoding: 'binary/encrypted', bytes: 3 });
   });
 
   it('leaves out workflow tasks and markers, and ends with who terminated the patch and why', () => {
     expect(types(rows).some((t) => /workflow-task|marker/.test(t))).toBe(false);
-    expect(rows.at(-1)).toMatchObject({ type: 'patch-terminated', actor: 'admin@ops', phase: 'peer-review', details: { reason: 'stuck host' } });
+    expect(rows.at(-1)).toMatchObject({
+      type: 'patch-terminated',
+      actor: 'admin@ops',
+      phase: 'peer-review',
+      details: { reason: 'stuck host' },
+    });
     expect(rows[0]).toMatchObject({ type: 'patch-opened', actor: 'olga', time: '2026-11-22T10:00:01.000Z' });
   });
 });

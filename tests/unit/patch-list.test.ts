@@ -25,7 +25,11 @@ describe('listQuery', () => {
 });
 
 describe('toListItem', () => {
-  const base = { workflowId: 'patch-20261122-0badcafe', startTime: new Date('2026-11-22T10:00:00Z'), status: { code: 1, name: 'RUNNING' as const } };
+  const base = {
+    workflowId: 'patch-20261122-0badcafe',
+    startTime: new Date('2026-11-22T10:00:00Z'),
+    status: { code: 1, name: 'RUNNING' as const },
+  };
 
   it('reads the search attributes and the memo', () => {
     const item = toListItem({
@@ -65,7 +69,15 @@ describe('toListItem', () => {
       memo: { requestedBy: { id: 'u_1', name: 'oscar', roles: ['operator'] } },
       typedSearchAttributes: new TypedSearchAttributes([]),
     });
-    expect(item).toMatchObject({ id: '20261122-0badcafe', phase: null, state: null, priority: null, emergency: null, advisoryIds: [], title: null });
+    expect(item).toMatchObject({
+      id: '20261122-0badcafe',
+      phase: null,
+      state: null,
+      priority: null,
+      emergency: null,
+      advisoryIds: [],
+      title: null,
+    });
     expect(item).toMatchObject({ requestedBy: 'oscar', closedAt: '2026-11-23T00:00:00.000Z', executionStatus: 'continued-as-new' });
   });
 });

@@ -113,7 +113,11 @@ describe('planWaves', () => {
       { id: 'batch-1', criticality: 'low', exposure: 'isolated' },
     ];
     const waves = planWaves(targets, { strategy: 'risk-first', waveSize: 10, maxPerGroupPerWave: 1 });
-    expect(waves.map((w) => w.assets)).toEqual([['db-1', 'web-1'], ['db-2', 'web-2'], ['web-3', 'batch-1']]);
+    expect(waves.map((w) => w.assets)).toEqual([
+      ['db-1', 'web-1'],
+      ['db-2', 'web-2'],
+      ['web-3', 'batch-1'],
+    ]);
     expect(wavesLowerBound(targets, { waveSize: 10, maxPerGroupPerWave: 1 })).toBe(3);
     // two per wave allowed, but never the whole cluster: two waves, web split 1 + 2, db 1 + 1
     expect(planWaves(targets, { strategy: 'risk-first', waveSize: 10, maxPerGroupPerWave: 2 }).map((w) => w.assets)).toEqual([
@@ -124,7 +128,10 @@ describe('planWaves', () => {
 });
 
 describe('nextPatchWindow', () => {
-  const berlin = { timezone: 'Europe/Berlin', maintenanceWindows: [{ days: ['sat' as const, 'sun' as const], start: '01:00', end: '05:00' }] };
+  const berlin = {
+    timezone: 'Europe/Berlin',
+    maintenanceWindows: [{ days: ['sat' as const, 'sun' as const], start: '01:00', end: '05:00' }],
+  };
 
   it('opens at the next window in the host’s own time zone', () => {
     // Thursday 2026-11-19 12:00 UTC → Saturday 01:00 Berlin (UTC+1) = Saturday 00:00 UTC
@@ -152,7 +159,12 @@ describe('nextPatchWindow', () => {
     const freeze = [{ start: '2026-11-20T00:00:00Z', end: '2026-11-23T00:00:00Z', reason: 'Black Friday' }];
     const next = nextPatchWindow(berlin, new Date('2026-11-19T12:00:00Z'), freeze, false)!;
     expect(next.start.toISOString()).toBe('2026-11-28T00:00:00.000Z');
-    const cut = nextPatchWindow(berlin, new Date('2026-11-19T12:00:00Z'), [{ start: '2026-11-21T02:00:00Z', end: '2026-11-21T09:00:00Z' }], false)!;
+    const cut = nextPatchWindow(
+      berlin,
+      new Date('2026-11-19T12:00:00Z'),
+      [{ start: '2026-11-21T02:00:00Z', end: '2026-11-21T09:00:00Z' }],
+      false,
+    )!;
     expect([cut.start.toISOString(), cut.end.toISOString()]).toEqual(['2026-11-21T00:00:00.000Z', '2026-11-21T02:00:00.000Z']);
     const bypass = nextPatchWindow(berlin, new Date('2026-11-19T12:00:00Z'), freeze, true)!;
     expect(bypass.start.toISOString()).toBe('2026-11-19T12:00:00.000Z');
@@ -169,7 +181,13 @@ describe('nextPatchWindow', () => {
         (from, timezone, startHour, hours, freezeDays) => {
           const host = {
             timezone,
-            maintenanceWindows: [{ days: ['tue' as const, 'sat' as const], start: `${String(startHour).padStart(2, '0')}:00`, end: `${String((startHour + hours) % 24).padStart(2, '0')}:00` }],
+            maintenanceWindows: [
+              {
+                days: ['tue' as const, 'sat' as const],
+                start: `${String(startHour).padStart(2, '0')}:00`,
+                end: `${String((startHour + hours) % 24).padStart(2, '0')}:00`,
+              },
+            ],
           };
           const freeze = { start: from.toISOString(), end: new Date(from.getTime() + freezeDays * 86_400_000).toISOString() };
           const next = nextPatchWindow(host, from, [freeze], false);
@@ -177,7 +195,12 @@ describe('nextPatchWindow', () => {
           expect(next!.start.getTime()).toBeGreaterThanOrEqual(Math.max(from.getTime(), Date.parse(freeze.end)));
           expect(next!.end.getTime()).toBeGreaterThan(next!.start.getTime());
           // the start lies inside a Tuesday or Saturday window in the host's zone
-          const local = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, weekday: 'short', hour: '2-digit', hour12: false }).formatToParts(next!.start);
+          const local = new Intl.DateTimeFormat('en-GB', {
+            timeZone: timezone,
+            weekday: 'short',
+            hour: '2-digit',
+            hour12: false,
+          }).formatToParts(next!.start);
           const hour = Number(local.find((p) => p.type === 'hour')!.value) % 24;
           const inWindow = (hour - startHour + 24) % 24 < hours;
           expect(inWindow).toBe(true);

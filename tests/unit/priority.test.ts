@@ -56,12 +56,19 @@ describe('priority policy', () => {
     expect(result.priority).toBe(2);
     expect(result.deadlines.maximum).toBe('2026-11-22T23:59:59.000Z');
     expect(result.deadlines.recommended).toBe('2026-11-22T23:59:59.000Z');
-    expect(result.reasons).toContain("CISA KEV due date for CVE-9 (2026-11-22) is earlier than the policy's 14d, so it is the maximum deadline");
+    expect(result.reasons).toContain(
+      "CISA KEV due date for CVE-9 (2026-11-22) is earlier than the policy's 14d, so it is the maximum deadline",
+    );
     expect(result.reasons.join('\n')).toContain('with known ransomware use');
   });
 
   it('compensating controls on every host lower it one level, naming them', () => {
-    const result = assessPriority(DEFAULT_POLICY, [cve('CVE-2', 7.5)], hosts({ internetFacing: 1, highestCriticality: 'high', controlsOnAll: ['WAF rule 942'] }), NOW);
+    const result = assessPriority(
+      DEFAULT_POLICY,
+      [cve('CVE-2', 7.5)],
+      hosts({ internetFacing: 1, highestCriticality: 'high', controlsOnAll: ['WAF rule 942'] }),
+      NOW,
+    );
     expect(result.priority).toBe(3);
     expect(result.reasons).toContain('Compensating controls on every affected asset (WAF rule 942): lowered one level to important');
   });

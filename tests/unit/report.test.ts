@@ -55,7 +55,12 @@ function status(): PatchStatus {
     ],
     actions: [{ action: 'retry-stragglers', by: 'alice', at: iso(6) }],
     feedback: [{ by: 'dave', assetId: 'web-1', severity: 'low', message: 'slow login | once', at: iso(3), phase: 'pilot' }],
-    postmortem: { lessonsLearned: 'Check disk space first.', actions: ['add a disk check', 'alert on full disks'], by: 'alice', at: iso(20.5) },
+    postmortem: {
+      lessonsLearned: 'Check disk space first.',
+      actions: ['add a disk check', 'alert on full disks'],
+      by: 'alice',
+      at: iso(20.5),
+    },
   };
 }
 
@@ -93,7 +98,13 @@ describe('buildReport', () => {
     const report = buildReport(input(), at(30));
     expect(report.final).toBe(true);
     expect(report.outcome).toBe('completed');
-    expect(report.patch).toMatchObject({ id: '20260302-abcdef01', priority: 1, priorityName: 'emergency', cves: ['CVE-2024-6387'], phase: 'completed' });
+    expect(report.patch).toMatchObject({
+      id: '20260302-abcdef01',
+      priority: 1,
+      priorityName: 'emergency',
+      cves: ['CVE-2024-6387'],
+      phase: 'completed',
+    });
     expect(report.phases[0]).toEqual({ phase: 'assessment', enteredAt: iso(0), leftAt: iso(0.1), durationMs: 0.1 * H });
     expect(report.phases.at(-2)).toEqual({ phase: 'postmortem', enteredAt: iso(20), leftAt: iso(21), durationMs: H });
     expect(report.phases.at(-1)).toEqual({ phase: 'completed', enteredAt: iso(21), leftAt: null, durationMs: null });
@@ -115,7 +126,10 @@ describe('buildReport', () => {
     ]);
     expect(report.exceptions).toEqual([expect.objectContaining({ assetId: 'db-1', inForce: true })]);
     // a later, already expired exception does not take the cover of one in force away
-    const more = [...input().exceptions, { assetId: 'db-1', compensatingControl: 'old', expiresAt: iso(8), approvedBy: 'carol', at: iso(9) }];
+    const more = [
+      ...input().exceptions,
+      { assetId: 'db-1', compensatingControl: 'old', expiresAt: iso(8), approvedBy: 'carol', at: iso(9) },
+    ];
     expect(buildReport(input({ exceptions: more }), at(30)).compliance.compliant).toBe(4);
     const expired = buildReport(input({ exceptions: [{ ...more[1]! }] }), at(30));
     expect(expired.stragglers.find((s) => s.assetId === 'db-1')).toMatchObject({ reason: 'exception expired', sla: 'breached' });
@@ -124,13 +138,31 @@ describe('buildReport', () => {
     expect(report.postmortem?.lessonsLearned).toBe('Check disk space first.');
     const types = report.timeline.map((t) => t.type);
     expect(types[0]).toBe('opened');
-    expect(types).toEqual(expect.arrayContaining(['review', 'decision', 'rollout-action', 'feedback', 'exception', 'sla-breach', 'postmortem', 'deployment-finished']));
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'review',
+        'decision',
+        'rollout-action',
+        'feedback',
+        'exception',
+        'sla-breach',
+        'postmortem',
+        'deployment-finished',
+      ]),
+    );
     expect(report.timeline.map((t) => Date.parse(t.at))).toEqual(report.timeline.map((t) => Date.parse(t.at)).sort((a, b) => a - b));
-    expect(report.timeline.find((t) => t.type === 'decision')).toEqual({ at: iso(0.5), type: 'decision', actor: 'carol', summary: 'approve: go' });
+    expect(report.timeline.find((t) => t.type === 'decision')).toEqual({
+      at: iso(0.5),
+      type: 'decision',
+      actor: 'carol',
+      summary: 'approve: go',
+    });
   });
 
   it('measures time to patch once every host is compliant', () => {
-    const hosts = input().hosts.map((h) => (h.assetId === 'web-2' || h.assetId === 'db-2' ? { ...h, status: 'installed' as const, finishedAt: iso(8) } : h));
+    const hosts = input().hosts.map((h) =>
+      h.assetId === 'web-2' || h.assetId === 'db-2' ? { ...h, status: 'installed' as const, finishedAt: iso(8) } : h,
+    );
     const report = buildReport(input({ hosts, breaches: [] }), at(30));
     expect(report.sla).toMatchObject({ compliantAt: iso(8), timeToPatchMs: 8 * H, met: 'recommended' });
     expect(report.stragglers).toEqual([]);
@@ -139,8 +171,18 @@ describe('buildReport', () => {
   });
 
   it('reports a rollout in progress and a patch whose workflow is gone', () => {
-    const running = { ...status(), phase: 'rollout' as const, state: 'running' as const, outcome: null, phases: status().phases.slice(0, 5), postmortem: null };
-    const hosts = [host('web-1', { status: 'pending', startedAt: null, finishedAt: null }), host('web-2', { status: 'failed', reason: 'install failed' })];
+    const running = {
+      ...status(),
+      phase: 'rollout' as const,
+      state: 'running' as const,
+      outcome: null,
+      phases: status().phases.slice(0, 5),
+      postmortem: null,
+    };
+    const hosts = [
+      host('web-1', { status: 'pending', startedAt: null, finishedAt: null }),
+      host('web-2', { status: 'failed', reason: 'install failed' }),
+    ];
     const report = buildReport(
       input({ status: running, hosts, breaches: [], deployment: { ...input().deployment, finishedAt: null, outcome: null } }),
       at(3),
@@ -167,7 +209,19 @@ describe('renderers', () => {
   it('renders Markdown with every section and escaped table cells', () => {
     const md = renderMarkdown(buildReport(input(), at(30)));
     expect(md).toMatch(/^# Patch report: regreSSHion \(20260302-abcdef01\)\n/);
-    for (const section of ['Phases', 'Hosts by status', 'Waves', 'Failures', 'Stragglers', 'Exceptions', 'Deferrals', 'SLA breaches', 'Feedback', 'Lessons learned', 'Timeline']) {
+    for (const section of [
+      'Phases',
+      'Hosts by status',
+      'Waves',
+      'Failures',
+      'Stragglers',
+      'Exceptions',
+      'Deferrals',
+      'SLA breaches',
+      'Feedback',
+      'Lessons learned',
+      'Timeline',
+    ]) {
       expect(md).toContain(`\n## ${section}\n`);
     }
     expect(md).toContain('- Outcome: **completed**');
@@ -178,7 +232,10 @@ describe('renderers', () => {
     expect(md).toMatch(/## Deferrals\n\nNone\./);
     // every table row has as many cells as its header
     for (const block of md.split('\n\n').filter((b) => b.startsWith('| '))) {
-      const widths = block.trimEnd().split('\n').map((row) => row.replace(/\\\|/g, '').split('|').length);
+      const widths = block
+        .trimEnd()
+        .split('\n')
+        .map((row) => row.replace(/\\\|/g, '').split('|').length);
       expect(new Set(widths).size, block).toBe(1);
     }
   });
@@ -189,8 +246,24 @@ describe('renderers', () => {
     expect(csv.split('\r\n')[0]).toBe(CSV_COLUMNS.join(','));
     const rows = parse<Record<string, string>>(csv, { columns: true });
     expect(rows).toHaveLength(6);
-    expect(rows[0]).toEqual({ asset: 'lab-1', ring: 'lab', wave: '', status: 'installed', reason: '', attempts: '1', started: iso(1), finished: iso(1.2), sla: 'on-time' });
-    expect(rows.find((r) => r.asset === 'web-2')).toMatchObject({ wave: '0', status: 'failed', reason: 'disk full, "/var" at 100%', attempts: '3', sla: 'breached' });
+    expect(rows[0]).toEqual({
+      asset: 'lab-1',
+      ring: 'lab',
+      wave: '',
+      status: 'installed',
+      reason: '',
+      attempts: '1',
+      started: iso(1),
+      finished: iso(1.2),
+      sla: 'on-time',
+    });
+    expect(rows.find((r) => r.asset === 'web-2')).toMatchObject({
+      wave: '0',
+      status: 'failed',
+      reason: 'disk full, "/var" at 100%',
+      attempts: '3',
+      sla: 'breached',
+    });
     expect(rows.find((r) => r.asset === 'db-2')!.reason).toBe(`'=HYPERLINK("x")`);
     expect(rows.find((r) => r.asset === 'db-1')).toMatchObject({ status: 'excepted', started: '', sla: 'on-time' });
   });

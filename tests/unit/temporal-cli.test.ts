@@ -44,7 +44,10 @@ describe('Temporal CLI lookup order (PRODUCT §5)', () => {
     const onPath = executable(pathDir, 'temporal');
     const cache = tempDir();
     executable(cacheDir({ XDG_CACHE_HOME: cache }), 'temporal');
-    const found = await provisionTemporalCli({ env: { PATH: `/nonexistent:${pathDir}`, XDG_CACHE_HOME: cache }, internetReachable: offline });
+    const found = await provisionTemporalCli({
+      env: { PATH: `/nonexistent:${pathDir}`, XDG_CACHE_HOME: cache },
+      internetReachable: offline,
+    });
     expect(found).toEqual({ path: onPath, source: 'PATH' });
   });
 
@@ -58,7 +61,9 @@ describe('Temporal CLI lookup order (PRODUCT §5)', () => {
   });
 
   it('with neither Go nor internet, says what to install', async () => {
-    const error = await provisionTemporalCli({ env: { PATH: tempDir(), XDG_CACHE_HOME: tempDir() }, internetReachable: offline }).catch((e) => e);
+    const error = await provisionTemporalCli({ env: { PATH: tempDir(), XDG_CACHE_HOME: tempDir() }, internetReachable: offline }).catch(
+      (e) => e,
+    );
     expect(error).toBeInstanceOf(TemporalCliError);
     expect(error.message).toContain('Go is not installed');
     expect(error.message).toContain('install Go 1.25 or newer');

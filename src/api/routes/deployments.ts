@@ -47,7 +47,10 @@ export function deploymentRoutes(deps: ApiDeps): RouteSpec[] {
       params: PatchIdParam,
       query: HostsQuery,
       responses: {
-        200: { description: 'a page of hosts (none before deployment starts), the number matching, the counts by status', schema: HostsPage },
+        200: {
+          description: 'a page of hosts (none before deployment starts), the number matching, the counts by status',
+          schema: HostsPage,
+        },
         404: { description: 'no such patch' },
       },
       handler: async ({ params, query }) => {
@@ -92,7 +95,10 @@ export function deploymentRoutes(deps: ApiDeps): RouteSpec[] {
           case 'csv':
             return {
               body: renderCsv(input, now),
-              headers: { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="patch-${params.id}-hosts.csv"` },
+              headers: {
+                'Content-Type': 'text/csv; charset=utf-8',
+                'Content-Disposition': `attachment; filename="patch-${params.id}-hosts.csv"`,
+              },
             };
           default:
             return { body: buildReport(input, now) };

@@ -62,7 +62,9 @@ export function feedRoutes(deps: ApiDeps): RouteSpec[] {
       handler: async ({ params }) => {
         const found = await affectedOr404(params.id);
         const { record, ...advisory } = found.advisories[0]!;
-        return { body: { ...advisory, details: record.details ?? null, affectedAssets: new Set(found.affected.map((a) => a.asset.id)).size } };
+        return {
+          body: { ...advisory, details: record.details ?? null, affectedAssets: new Set(found.affected.map((a) => a.asset.id)).size },
+        };
       },
     }),
     defineRoute({

@@ -27,7 +27,10 @@ const AssetQuery = z.strictObject({
   redundancyGroup: z.string().optional(),
   criticality: z.enum(CRITICALITIES).optional(),
   exposure: z.enum(EXPOSURES).optional(),
-  os: z.string().regex(/^[a-z]+(:[\w.]+)?$/i, 'an OS name, optionally with its version: ubuntu or ubuntu:22.04').optional(),
+  os: z
+    .string()
+    .regex(/^[a-z]+(:[\w.]+)?$/i, 'an OS name, optionally with its version: ubuntu or ubuntu:22.04')
+    .optional(),
   hasPackage: z.string().min(1).optional().describe('a binary or source package name'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),

@@ -127,10 +127,10 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
 
   /** Exceptions and deferrals name a host this patch targets and has not made compliant. */
   async function ensureOpenTarget(patchId: string, assetId: string) {
-    const { rows } = await deps.pool.query<{ status: string }>('SELECT status FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2', [
-      patchId,
-      assetId,
-    ]);
+    const { rows } = await deps.pool.query<{ status: string }>(
+      'SELECT status FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2',
+      [patchId, assetId],
+    );
     if (rows.length === 0) throw badRequest(`Asset ${assetId} is not a deployment target of patch ${patchId}`, { assetId });
     if ((COMPLIANT as readonly string[]).includes(rows[0]!.status)) {
       throw new ApiError(409, 'conflict', `Asset ${assetId} is already compliant with patch ${patchId} (${rows[0]!.status})`);
@@ -260,7 +260,7 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
     }),
     decisionRoute({
       path: '/v1/patches/:id/deferrals',
-      summary: "Defer a host of a scheduled patch, at the latest to the recommended deadline (409 for emergencies)",
+      summary: 'Defer a host of a scheduled patch, at the latest to the recommended deadline (409 for emergencies)',
       access: ['operator'],
       body: DeferralRequest,
       update: deferralUpdate,

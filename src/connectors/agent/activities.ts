@@ -44,7 +44,17 @@ import {
   type Command,
   type PackagePin,
 } from './commands';
-import { aptErrors, parseAptSimulation, parseDf, parseDnfSimulation, parseDpkgInventory, parseFailedUnits, parseOsRelease, parseRpmInventory, type PlannedChange } from './parse';
+import {
+  aptErrors,
+  parseAptSimulation,
+  parseDf,
+  parseDnfSimulation,
+  parseDpkgInventory,
+  parseFailedUnits,
+  parseOsRelease,
+  parseRpmInventory,
+  type PlannedChange,
+} from './parse';
 import { execRunner, type CommandResult, type Runner } from './runner';
 
 export interface AgentOptions {
@@ -131,7 +141,8 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
     for (const p of packages) {
       if (p.name !== name) continue;
       const known = newest.get(p.arch ?? '');
-      if (!known || compareVersions(scheme, p.version, known.version) > 0) newest.set(p.arch ?? '', { name, arch: p.arch, version: p.version });
+      if (!known || compareVersions(scheme, p.version, known.version) > 0)
+        newest.set(p.arch ?? '', { name, arch: p.arch, version: p.version });
     }
     return [...newest.values()];
   }
@@ -147,7 +158,8 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
       if (instances.length === 0) finding.fine.push(`${target.name} is not installed`);
       const pins = pinsFor(instances, target.fixedVersion);
       instances.forEach((instance, n) => {
-        if (compareVersions(scheme, instance.version, target.fixedVersion) < 0) finding.affected.push({ ...pins[n]!, current: instance.version });
+        if (compareVersions(scheme, instance.version, target.fixedVersion) < 0)
+          finding.affected.push({ ...pins[n]!, current: instance.version });
         else finding.fine.push(`${target.name} ${instance.version} ≥ ${target.fixedVersion}`);
       });
     }
@@ -169,18 +181,23 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
     const command = diskFreeCommand(['/var', '/usr']);
     const result = await exec(command);
     const spaces = parseDf(result.stdout);
-    if (result.code !== 0 || spaces.length === 0) return { problem: `precheck: ${formatCommand(command)} failed: ${lastLine(result.stderr)}`, detail: '' };
+    if (result.code !== 0 || spaces.length === 0)
+      return { problem: `precheck: ${formatCommand(command)} failed: ${lastLine(result.stderr)}`, detail: '' };
     const unique = [...new Map(spaces.map((s) => [s.mount, s])).values()];
     const detail = unique.map((s) => `${s.mount} ${megabytes(s.availableKb)} free`).join(', ');
     const full = unique.filter((s) => s.availableKb < minFreeKb);
     if (full.length === 0) return { detail };
-    return { problem: `disk full: ${full.map((s) => `${s.mount} has ${megabytes(s.availableKb)} free`).join(', ')}, ${megabytes(minFreeKb)} needed`, detail };
+    return {
+      problem: `disk full: ${full.map((s) => `${s.mount} has ${megabytes(s.availableKb)} free`).join(', ')}, ${megabytes(minFreeKb)} needed`,
+      detail,
+    };
   }
 
   /** Resolves the install without changing anything: the package lists first, then the package manager's own simulation. */
   async function simulate(pins: PackagePin[]): Promise<{ problem?: string; planned: PlannedChange[] }> {
     const refresh = await exec(refreshCommand(pm), { change: true, timeoutMs: INSTALL_TIMEOUT_MS });
-    if (refresh.code !== 0) return { problem: `refreshing the package lists failed: ${aptErrors(refresh.stderr) ?? lastLine(refresh.stderr)}`, planned: [] };
+    if (refresh.code !== 0)
+      return { problem: `refreshing the package lists failed: ${aptErrors(refresh.stderr) ?? lastLine(refresh.stderr)}`, planned: [] };
     const result = await exec(simulateInstallCommand(pm, pins));
     const outcome =
       pm === 'apt'
@@ -235,7 +252,13 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
   }
 
   /** Post-install checks: every target now at or above its fixed version, else roll back to `previous`. */
-  async function postCheck(work: HostWork, packages: InstalledPackage[], previous: Record<string, string>, steps: Steps, cancellable: boolean): Promise<HostResult> {
+  async function postCheck(
+    work: HostWork,
+    packages: InstalledPackage[],
+    previous: Record<string, string>,
+    steps: Steps,
+    cancellable: boolean,
+  ): Promise<HostResult> {
     const finding = find(work.packages, packages);
     if (finding.affected.length === 0) {
       steps.add('post-check', true, `fixed: ${finding.fine.join('; ')}`);
@@ -247,7 +270,8 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
   }
 
   function thisHost(work: HostWork): void {
-    if (work.assetId !== assetId) throw ApplicationFailure.nonRetryable(`work for ${work.assetId} reached the agent of ${assetId}`, 'WrongHost');
+    if (work.assetId !== assetId)
+      throw ApplicationFailure.nonRetryable(`work for ${work.assetId} reached the agent of ${assetId}`, 'WrongHost');
   }
 
   // One change at a time on this host: a retry must not run beside the attempt it repeats.
@@ -302,7 +326,11 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
         const simulation = await simulate(pins);
         if (simulation.problem) return steps.fail('precheck', `precheck: ${simulation.problem}`);
         steps.add('precheck', true, `${affected}; disk: ${disk.detail}; plan: ${describePlan(simulation.planned)}`);
-        steps.add('backup', true, `versions to restore on rollback: ${planned.map((p) => `${p.name} ${p.from}`).join(', ')} (no disk snapshot)`);
+        steps.add(
+          'backup',
+          true,
+          `versions to restore on rollback: ${planned.map((p) => `${p.name} ${p.from}`).join(', ')} (no disk snapshot)`,
+        );
         const result = await exec(command, { change: true, timeoutMs: INSTALL_TIMEOUT_MS });
         const after = await inventory(false);
         const changes = diff(before, after);
@@ -405,9 +433,17 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
         failed.code === 0
           ? check(services, units.length === 0, units.length ? `failed units: ${units.join(', ')}` : 'no failed systemd units')
           : check(services, false, `cannot check: ${lastLine(failed.stderr)}`),
-        sshd.code === 0 ? check(logins, true, 'sshd -t: configuration and host keys are valid') : check(logins, false, `sshd -t: ${lastLine(sshd.stderr)}`),
+        sshd.code === 0
+          ? check(logins, true, 'sshd -t: configuration and host keys are valid')
+          : check(logins, false, `sshd -t: ${lastLine(sshd.stderr)}`),
         errors.code === 0
-          ? check(logs, errorLines.length === 0, errorLines.length ? `${errorLines.length} error entries in 15 min, first: ${errorLines[0]}` : 'no error entries in the journal in 15 min')
+          ? check(
+              logs,
+              errorLines.length === 0,
+              errorLines.length
+                ? `${errorLines.length} error entries in 15 min, first: ${errorLines[0]}`
+                : 'no error entries in the journal in 15 min',
+            )
           : check(logs, false, `cannot check: ${lastLine(errors.stderr)}`),
         // the agent has no baseline of its own: a load above one per CPU counts as degraded
         check(performance, load <= cpus, `load ${load.toFixed(2)} on ${cpus} CPUs`),
@@ -418,7 +454,11 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
       thisHost(work);
       const finding = find(work.packages, await inventory());
       if (finding.affected.length === 0) return { assetId, compliant: true };
-      return { assetId, compliant: false, reason: `still affected: ${finding.affected.map((a) => `${a.name} ${a.current} < ${a.version}`).join(', ')}` };
+      return {
+        assetId,
+        compliant: false,
+        reason: `still affected: ${finding.affected.map((a) => `${a.name} ${a.current} < ${a.version}`).join(', ')}`,
+      };
     },
 
     reportInventory: () => inventory(),

@@ -64,9 +64,12 @@ const APT_ENV = { ...C_LOCALE, DEBIAN_FRONTEND: 'noninteractive', NEEDRESTART_MO
 const APT_OPTIONS = [
   '-q',
   '-y',
-  '-o', 'DPkg::Lock::Timeout=300',
-  '-o', 'Dpkg::Options::=--force-confdef',
-  '-o', 'Dpkg::Options::=--force-confold',
+  '-o',
+  'DPkg::Lock::Timeout=300',
+  '-o',
+  'Dpkg::Options::=--force-confdef',
+  '-o',
+  'Dpkg::Options::=--force-confold',
   '--no-install-recommends',
   // a patch never removes a package: apt stops instead
   '--no-remove',
@@ -77,7 +80,10 @@ const DNF_OPTIONS = ['--setopt=install_weak_deps=False'];
 /** Every installed package: status, name, version, architecture, source package. */
 export function inventoryCommand(pm: PackageManager): Command {
   if (pm === 'apt') {
-    return { argv: ['dpkg-query', '-W', '--showformat=${db:Status-Abbrev}\\t${Package}\\t${Version}\\t${Architecture}\\t${source:Package}\\n'], env: C_LOCALE };
+    return {
+      argv: ['dpkg-query', '-W', '--showformat=${db:Status-Abbrev}\\t${Package}\\t${Version}\\t${Architecture}\\t${source:Package}\\n'],
+      env: C_LOCALE,
+    };
   }
   return { argv: ['rpm', '-qa', '--queryformat', '%{NAME}\\t%{EPOCH}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\n'], env: C_LOCALE };
 }
@@ -89,7 +95,11 @@ export function refreshCommand(pm: PackageManager): Command {
 
 /** The install resolved without changing anything: `apt-get -s`, `dnf --assumeno`. */
 export function simulateInstallCommand(pm: PackageManager, pins: PackagePin[]): Command {
-  if (pm === 'apt') return { argv: ['apt-get', 'install', '-s', '-q', '--only-upgrade', '--no-install-recommends', '--no-remove', ...pinArgs(pm, pins)], env: APT_ENV };
+  if (pm === 'apt')
+    return {
+      argv: ['apt-get', 'install', '-s', '-q', '--only-upgrade', '--no-install-recommends', '--no-remove', ...pinArgs(pm, pins)],
+      env: APT_ENV,
+    };
   return { argv: ['dnf', 'install', '--assumeno', ...DNF_OPTIONS, ...pinArgs(pm, pins)], env: C_LOCALE };
 }
 

@@ -42,7 +42,14 @@ export function parseRpmInventory(text: string): InstalledPackage[] {
     const [name, epoch, versionRelease, arch, sourceRpm] = line.split('\t');
     if (!name || !versionRelease || name === 'gpg-pubkey') continue;
     const version = epoch && epoch !== '(none)' ? `${epoch}:${versionRelease}` : versionRelease;
-    const source = sourceRpm && sourceRpm !== '(none)' ? sourceRpm.replace(/\.(no)?src\.rpm$/, '').split('-').slice(0, -2).join('-') : '';
+    const source =
+      sourceRpm && sourceRpm !== '(none)'
+        ? sourceRpm
+            .replace(/\.(no)?src\.rpm$/, '')
+            .split('-')
+            .slice(0, -2)
+            .join('-')
+        : '';
     packages.push({ name, version, ...(source && source !== name ? { source } : {}), ...(arch && arch !== '(none)' ? { arch } : {}) });
   }
   return packages;

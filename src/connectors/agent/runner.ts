@@ -38,7 +38,8 @@ export const execRunner: Runner = (command, options = {}) =>
         if (!err) return resolve({ code: 0, stdout, stderr });
         if (err.name === 'AbortError') return fail(err);
         if (err.code === 'ENOENT') return resolve({ code: 127, stdout, stderr: `${stderr}${file}: command not found\n` });
-        if (err.killed && options.timeoutMs) return resolve({ code: 124, stdout, stderr: `${stderr}timed out after ${options.timeoutMs} ms\n` });
+        if (err.killed && options.timeoutMs)
+          return resolve({ code: 124, stdout, stderr: `${stderr}timed out after ${options.timeoutMs} ms\n` });
         if (typeof err.code === 'number') return resolve({ code: err.code, stdout, stderr });
         if (err.signal) return resolve({ code: 128, stdout, stderr: `${stderr}killed by ${err.signal}\n` });
         fail(err);

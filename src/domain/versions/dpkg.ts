@@ -105,9 +105,7 @@ function verrevcmp(a: string, b: string): Ordering {
 export function compareDpkg(a: string, b: string): Ordering {
   const va = parseDpkg(a);
   const vb = parseDpkg(b);
-  return (
-    compareDigits(va.epoch, vb.epoch) || verrevcmp(va.upstream, vb.upstream) || verrevcmp(va.revision, vb.revision)
-  );
+  return compareDigits(va.epoch, vb.epoch) || verrevcmp(va.upstream, vb.upstream) || verrevcmp(va.revision, vb.revision);
 }
 
 const INT_MAX = '2147483647';
