@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import {
   ApplicationFailure,
+  isGrpcServiceError,
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -59,6 +61,24 @@ const REFUSAL_STATUS: Record<string, [number, string]> = {
   [REFUSAL_TYPES.invalid]: [400, 'bad_request'],
 };
 
+/** How often an update aborted with its workflow task (see below) is sent again. */
+const UPDATE_ATTEMPTS = 3;
+const GRPC_FAILED_PRECONDITION = 9;
+
+/**
+ * The server aborts an update when the workflow task that carried it fails, e.g. when the update
+ * closes the workflow while another event (a timer, an activity result) arrives in the same task.
+ * Nothing of the update was recorded, so sending it again cannot apply it twice.
+ */
+function isAbortedWithWorkflowTask(err: unknown): boolean {
+  const grpc = err instanceof ServiceError ? err.cause : err;
+  return (
+    isGrpcServiceError(grpc) &&
+    (grpc.code as number) === GRPC_FAILED_PRECONDITION &&
+    /workflow task failure/i.test(grpc.details ?? grpc.message)
+  );
+}
+
 export function patchRoutes(deps: ApiDeps): RouteSpec[] {
   async function ensureAdvisoriesKnown(advisoryIds: string[]) {
     const { rows } = await deps.pool.query<{ id: string }>('SELECT id FROM advisories WHERE id = ANY($1)', [advisoryIds]);
@@ -77,7 +97,13 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
   async function decide<I>(patchId: string, update: UpdateDefinition<Status, [I]>, input: I): Promise<Status> {
     const handle = deps.temporal.workflow.getHandle(workflowIdFor(patchId));
     try {
-      return await handle.executeUpdate(update, { args: [input] });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await handle.executeUpdate(update, { args: [input] });
+        } catch (err) {
+          if (attempt >= UPDATE_ATTEMPTS || !isAbortedWithWorkflowTask(err)) throw err;
+        }
+      }
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
         const mapped = REFUSAL_STATUS[err.cause.type ?? ''];
