@@ -3,9 +3,10 @@
  * exceptions, deferrals, breaches. Every one is idempotent: a retry writes the same rows again
  * and nothing twice.
  */
+import type { ConnectorName } from '../domain/asset';
 import type { DeploymentPlan, HostCheck, HostResult, HostStatus, HostWork, WaveHost, WaveSelector } from '../domain/deployment';
-import type { RolloutPlanSettings } from '../domain/governance';
-import type { Outcome, Straggler } from '../domain/patch';
+import type { RolloutPlanSettings, Straggler } from '../domain/patch-status';
+import type { Outcome } from '../domain/patch';
 
 export interface StartDeploymentInput {
   patchId: string;
@@ -33,7 +34,7 @@ export interface DeploymentActivities {
   /** Host counts by status: the same numbers `GET /v1/patches/:id/hosts` shows. */
   hostCounts(patchId: string): Promise<Record<string, number>>;
   /**
-   * Verification (PRODUCT §2 step 8): every targeted host checked again against the inventory
+   * Verification (docs/process.md, step 8): every targeted host checked again against the inventory
    * with the assessment's matcher, independent of the pipeline's own records. A host recorded
    * compliant but still affected becomes `failed` ("verification: …"). Agent hosts are returned
    * in `agentHosts` for the workflow to inspect on their own queues.
@@ -66,6 +67,6 @@ export interface DeploymentActivities {
    * Up to `limit` hosts this patch changed and has not rolled back, newest wave first (lab last):
    * what a rollback undoes. Called again after rolling those back, it gives the next ones.
    */
-  changedHosts(input: { patchId: string; limit: number }): Promise<(HostWork & { connector: 'simulated' | 'agent' })[]>;
+  changedHosts(input: { patchId: string; limit: number }): Promise<(HostWork & { connector: ConnectorName })[]>;
   finishDeployment(input: { patchId: string; outcome: Outcome }): Promise<void>;
 }

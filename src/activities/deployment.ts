@@ -1,5 +1,5 @@
 /**
- * The deployment activities of the shared task queue (PRODUCT §2 steps 4–9): the plan of lab,
+ * The deployment activities of the shared task queue (docs/process.md, steps 4–9): the plan of lab,
  * pilot and production waves, host pages with their maintenance windows, verification with the
  * assessment's matcher, stragglers, exceptions, deferrals and SLA breaches.
  */

@@ -9,18 +9,18 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { History } from '@temporalio/common/lib/proto-utils';
+import { z } from 'zod';
 
-export interface TimelineEntry {
-  /** The history event's id, to find it in the Temporal Web UI or `temporal workflow show`. */
-  eventId: number;
-  time: string;
-  type: string;
-  /** The user behind the event (requester, update actor), a client identity, or null for the system. */
-  actor: string | null;
-  /** The patch phase current at that point (after the change, on a `phase` row). */
-  phase: string | null;
-  details: Record<string, unknown>;
-}
+/** One row of the timeline. */
+export const HistoryEntry = z.object({
+  eventId: z.number().int().describe('the history event id, to find it in the Temporal Web UI or `temporal workflow show`'),
+  time: z.string(),
+  type: z.string().describe('patch-opened, phase, update:<name>, update-completed:<name>, activity-scheduled, ...'),
+  actor: z.string().nullable().describe('the user behind the event (requester, update actor), a client identity, or null for the system'),
+  phase: z.string().nullable().describe('the patch phase current at that point (after the change, on a `phase` row)'),
+  details: z.record(z.string(), z.unknown()),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
 type HistoryEvent = NonNullable<History['events']>[number];
 type Payloads = { payloads?: Payload[] | null } | null | undefined;
@@ -44,8 +44,8 @@ const SKIPPED = new Set([
   'markerRecorded',
 ]);
 
-export function renderTimeline(history: History): TimelineEntry[] {
-  const rows: TimelineEntry[] = [];
+export function renderTimeline(history: History): HistoryEntry[] {
+  const rows: HistoryEntry[] = [];
   let phase: string | null = null;
   const activities = new Map<number, { activityType: string; activityId: string }>();
   const timers = new Map<number, { timerId: string; duration: string | null }>();

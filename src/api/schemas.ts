@@ -4,10 +4,10 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { ENVIRONMENTS, OUTCOMES, PHASES, ROLLOUT_ACTIONS, STATES, STRATEGIES } from '../domain/patch';
+import { ROLLOUT_ACTIONS, STRATEGIES } from '../domain/patch';
+import { PatchSettings } from '../domain/patch-status';
 import { ROLES } from '../domain/roles';
-import { AWAITING, DECISIONS } from '../domain/governance';
-import { duration, MaxFailures } from '../domain/policy';
+import { DECISIONS } from '../domain/governance';
 
 // Lets zod-to-openapi read these schemas; must run before any schema below is built.
 extendZodWithOpenApi(z);
@@ -37,23 +37,6 @@ export const CreatedUser = z.object({
   token: z.string().describe('The bearer token. It is shown once; only its hash is stored.'),
 });
 
-export const PatchSettings = z
-  .strictObject({
-    reviewersRequired: z.number().int().min(1).max(10).optional(),
-    reviewTimeout: duration.optional(),
-    approvalTimeout: duration.optional(),
-    scopeRecheckInterval: duration.optional(),
-    bakeTime: duration.optional(),
-    pilotBakeTime: duration.optional(),
-    monitoringWindow: duration.optional(),
-    stragglerRetryInterval: duration.optional(),
-    productionWaves: z.number().int().min(1).max(100).optional(),
-    maxConcurrent: z.number().int().min(1).optional(),
-    maxPerGroupPerWave: z.number().int().min(1).optional(),
-    maxFailures: MaxFailures.optional(),
-  })
-  .describe('Per-patch overrides of policy');
-
 export const AdvisoryId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{1,99}$/, 'an advisory id such as USN-6859-1, GHSA-jfh8-c2jp-5v3q or CVE-2024-6387');
@@ -74,115 +57,6 @@ export const CreatedPatch = z.object({ id: z.string(), workflowId: z.string() })
 
 export const PatchIdParam = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'not a patch id'),
-});
-
-const count = z.number().int();
-
-const Act = z.object({ by: z.string(), at: z.string(), comment: z.string() });
-
-export const PatchStatus = z.object({
-  id: z.string(),
-  workflowId: z.string(),
-  title: z.string(),
-  advisoryIds: z.array(z.string()),
-  cves: z.array(z.string()),
-  emergency: z.boolean(),
-  strategy: z.enum(STRATEGIES).nullable(),
-  requestedBy: z.string(),
-  requestedAt: z.string(),
-  phase: z.enum(PHASES),
-  state: z.enum(STATES),
-  outcome: z.enum(OUTCOMES).nullable(),
-  priority: z.number().int().min(1).max(4).nullable(),
-  priorityReasons: z.array(z.string()),
-  deadlines: z.object({ recommended: z.string(), maximum: z.string() }).nullable(),
-  reviews: z.array(
-    z.object({
-      reviewer: z.string(),
-      verdict: z.enum(['approve', 'reject']),
-      priority: z.number().int().optional(),
-      comment: z.string(),
-      at: z.string(),
-      round: count,
-    }),
-  ),
-  decisions: z.array(
-    z.object({
-      approver: z.string(),
-      decision: z.enum(DECISIONS),
-      comment: z.string(),
-      at: z.string(),
-      bypassMaintenanceWindows: z.boolean().optional(),
-    }),
-  ),
-  targets: z.record(z.enum(ENVIRONMENTS), count),
-  waves: z.array(
-    z.object({
-      index: count,
-      ring: z.enum(ENVIRONMENTS),
-      assets: z.array(z.string()),
-      status: z.string(),
-      counts: z.record(z.string(), count),
-    }),
-  ),
-  hosts: z.record(z.string(), count),
-  stragglers: z.array(z.object({ assetId: z.string(), reason: z.string(), attempts: count })),
-  settings: PatchSettings,
-  revision: count.describe('The evaluation under review: 1, then one more per revision'),
-  awaiting: z.enum(AWAITING),
-  governance: z
-    .object({
-      fastTrack: z.boolean(),
-      reviewersRequired: count,
-      reviewTimeout: z.string(),
-      approvalTimeout: z.string(),
-      scopeRecheckInterval: z.string(),
-    })
-    .nullable(),
-  plan: z.record(z.string(), z.unknown()).nullable().describe('The rollout settings the approval covers'),
-  returned: Act.nullable().describe("A reviewer's reject: the patch waits for the operator to revise or cancel"),
-  hold: Act.nullable(),
-  approval: Act.extend({ scopeDigest: z.string(), priority: count, bypassMaintenanceWindows: z.boolean() }).nullable(),
-  approvalInvalidated: z.object({ at: z.string(), reasons: z.array(z.string()) }).nullable(),
-  lateness: z.array(z.object({ phase: z.enum(PHASES), level: z.enum(['reminder', 'escalation']), at: z.string(), message: z.string() })),
-  cancelled: Act.nullable(),
-  phases: z.array(z.object({ phase: z.enum(PHASES), at: z.string() })).describe('When each phase was entered, in order'),
-  lab: z
-    .object({
-      tests: z.array(
-        z.object({
-          assetId: z.string(),
-          role: z.string().nullable(),
-          checks: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })),
-        }),
-      ),
-      rollbackProof: z.object({ assetId: z.string(), ok: z.boolean(), detail: z.string() }).nullable(),
-      uncoveredRoles: z.array(z.string()),
-      failures: z.array(z.string()),
-    })
-    .nullable(),
-  halt: z
-    .object({ phase: z.enum(PHASES), reason: z.string(), at: z.string(), decidedBy: z.enum(['approver', 'operator']) })
-    .nullable()
-    .describe('Why the patch stopped and who decides: an approver after the lab, an operator otherwise'),
-  actions: z.array(z.object({ action: z.enum(ROLLOUT_ACTIONS), by: z.string(), at: z.string(), comment: z.string().optional() })),
-  feedback: z.array(
-    z.object({
-      by: z.string(),
-      assetId: z.string().optional(),
-      severity: z.enum(['low', 'high']),
-      message: z.string(),
-      at: z.string(),
-      phase: z.enum(PHASES),
-    }),
-  ),
-  exceptions: z.array(
-    z.object({ assetId: z.string(), compensatingControl: z.string(), expiresAt: z.string(), approvedBy: z.string(), at: z.string() }),
-  ),
-  deferrals: z.array(z.object({ assetId: z.string(), until: z.string(), reason: z.string(), by: z.string(), at: z.string() })),
-  breaches: z.array(z.object({ assetId: z.string(), reason: z.string() })),
-  postmortem: z.object({ lessonsLearned: z.string(), actions: z.array(z.string()), by: z.string(), at: z.string() }).nullable(),
-  deployment: z.object({ startedAt: z.string().nullable(), finishedAt: z.string().nullable() }),
 });
 
 const comment = z.string().trim().min(1).max(4000);

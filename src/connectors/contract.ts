@@ -1,5 +1,5 @@
 /**
- * The activities every connector implements under the same names (PRODUCT §2 step 7, §4). The
+ * The activities every connector implements under the same names (docs/process.md, step 7; docs/temporal.md). The
  * `simulated` connector registers them on the shared task queue; a host agent registers them on
  * `patchflow-host-<assetId>`. The workflow picks the queue from the asset's connector, so one
  * pipeline drives both.
@@ -31,7 +31,5 @@ export interface ConnectorActivities {
   /** Verification: the host's real state against the fixed versions, independent of the records. */
   inspectHost(work: HostWork): Promise<HostCheck>;
 }
-
-export type ConnectorName = 'simulated' | 'agent';
 
 export const hostTaskQueue = (assetId: string) => `patchflow-host-${assetId}`;

@@ -1,5 +1,5 @@
 /**
- * The `simulated` connector (PRODUCT §2 step 7): the per-host pipeline against the inventory
+ * The `simulated` connector (docs/process.md, step 7): the per-host pipeline against the inventory
  * instead of a real host. The asset's `simulation` flags inject faults; a successful install
  * changes the asset's package versions, exactly as a rescan of a patched host would.
  *
@@ -14,7 +14,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { z } from 'zod';
 import type { PoolClient } from 'pg';
 import type { ActivityDeps } from '../activities';
-import { planPackageChange, setAssetPackages, type StoredPackages } from '../db/assets';
+import { planPackageSetChange, setAssetPackages, type StoredPackages } from '../db/assets';
 import {
   appendSteps,
   beginAttemptWithInventory,
@@ -32,6 +32,7 @@ import {
 } from '../db/deployments';
 import { inTransaction } from '../db/transaction';
 import { packageVersionScheme, Simulation } from '../domain/asset';
+import type { PackageChange, StepRecord } from '../domain/host-record';
 import {
   HOST_OUTCOMES,
   needsReboot,
@@ -40,10 +41,8 @@ import {
   type HostResult,
   type HostStatus,
   type HostWork,
-  type PackageChange,
   type PackageTarget,
   type PipelineStep,
-  type StepRecord,
 } from '../domain/deployment';
 import { compareVersions } from '../domain/versions';
 import type { ConnectorActivities } from './contract';
@@ -225,7 +224,7 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
    */
   async function installAtOnce(key: Key, work: HostWork, { below, stored }: Inspection): Promise<HostResult | typeof LOST> {
     // `below` was read from `stored`: there is always something to change
-    const change = planPackageChange(
+    const change = planPackageSetChange(
       stored,
       below.map((b) => ({ name: b.name, version: b.to })),
     )!;

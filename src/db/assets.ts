@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { inTransaction } from './transaction';
 import type { CandidateGroup } from '../domain/applicability';
-import type { Asset, InstalledPackage } from '../domain/asset';
+import { assetFieldsFromColumns, type Asset, type InstalledPackage } from '../domain/asset';
 
 const BATCH = 1000;
 
@@ -210,8 +210,8 @@ export interface StoredPackages {
   packages: { id: string; name: string; version: string; source: string; arch: string; ecosystem: string }[];
 }
 
-/** A change of an asset's package list, worked out from the packages as stored. */
-export interface PackageChange {
+/** A change of an asset's package set (a new list, a new set), worked out from the packages as stored. */
+export interface PackageSetChange {
   /** The set the asset has now. */
   fromSetId: string;
   /** The new list's content digest (hex), the address of its set. */
@@ -224,10 +224,10 @@ export interface PackageChange {
 }
 
 /** What `changes` (new versions by name, every architecture) make of the stored list; undefined when nothing changes. */
-export function planPackageChange(stored: StoredPackages, changes: { name: string; version: string }[]): PackageChange | undefined {
+export function planPackageSetChange(stored: StoredPackages, changes: { name: string; version: string }[]): PackageSetChange | undefined {
   const wanted = new Map(changes.map((c) => [c.name, c.version]));
   const applied = new Map<string, { name: string; from: string; to: string }>();
-  const fresh: PackageChange['fresh'] = [];
+  const fresh: PackageSetChange['fresh'] = [];
   const ids: (string | null)[] = [];
   const list = stored.packages.map((p, i) => {
     const version = wanted.get(p.name) ?? p.version;
@@ -269,7 +269,7 @@ export async function setAssetPackages(
      ORDER BY u.n`,
     [assetId],
   );
-  const change = rows.length > 0 ? planPackageChange({ setId: rows[0]!.set_id, packages: rows }, changes) : undefined;
+  const change = rows.length > 0 ? planPackageSetChange({ setId: rows[0]!.set_id, packages: rows }, changes) : undefined;
   if (!change) return [];
   // only the new versions need dictionary ids; in key order, so concurrent transactions insert them in the same order
   const fresh = change.fresh.map((f) => f.package).sort((a, b) => (packageKey(a) < packageKey(b) ? -1 : 1));
@@ -332,40 +332,21 @@ export async function listAssets(pool: Pool, filters: AssetFilters): Promise<{ t
   return { total: Number(count.rows[0]!.n), assets: rows.map(toSummary) };
 }
 
-export interface AssetSummary {
-  id: string;
-  hostname: string;
-  environment: string;
-  os: { name: string; version: string };
-  criticality: string;
-  exposure: string;
+/** An asset as the inventory lists it: its package count instead of its packages; unset optional fields are null. */
+export type AssetSummary = Omit<Asset, 'packages' | 'role' | 'redundancyGroup' | 'owner' | 'simulation'> & {
   role: string | null;
   redundancyGroup: string | null;
   owner: string | null;
-  timezone: string;
-  maintenanceWindows: unknown[];
-  compensatingControls: string[];
-  connector: string;
-  simulation: unknown;
+  simulation: Asset['simulation'] | null;
   packageCount: number;
   updatedAt: string;
-}
+};
 
 function toSummary(row: QueryResultRow): AssetSummary {
   return {
-    id: row.id,
-    hostname: row.hostname,
-    environment: row.environment,
-    os: { name: row.os_name, version: row.os_version },
-    criticality: row.criticality,
-    exposure: row.exposure,
-    role: row.role,
-    redundancyGroup: row.redundancy_group,
-    owner: row.owner,
-    timezone: row.timezone,
+    ...assetFieldsFromColumns((column) => row[column]),
     maintenanceWindows: row.maintenance_windows,
     compensatingControls: row.compensating_controls,
-    connector: row.connector,
     simulation: row.simulation,
     packageCount: row.package_count,
     updatedAt: row.updated_at.toISOString(),

@@ -4,7 +4,8 @@
  */
 import type { Pool, QueryResultRow } from 'pg';
 import type { ComplianceFacts } from '../domain/compliance';
-import { HOST_STATUSES, type HostRecord, type HostStatus } from '../domain/deployment';
+import type { HostRecord } from '../domain/host-record';
+import { HOST_STATUSES, type HostStatus } from '../domain/deployment';
 import type { Environment } from '../domain/patch';
 import type { Priority } from '../domain/policy';
 import type { DeploymentInfo, ReportInput } from '../domain/report';

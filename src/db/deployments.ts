@@ -5,10 +5,13 @@
  */
 import crypto from 'node:crypto';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
-import type { HostStatus, HostWork, PackageTarget, StepRecord, WaveHost } from '../domain/deployment';
+import type { ConnectorName, Criticality, Exposure } from '../domain/asset';
+import type { StepRecord } from '../domain/host-record';
+import type { HostStatus, HostWork, PackageTarget, WaveHost } from '../domain/deployment';
 import type { MaintenanceWindow } from '../domain/planner';
-import type { Environment, Outcome, Straggler } from '../domain/patch';
-import type { PackageChange, StoredPackages } from './assets';
+import type { Straggler } from '../domain/patch-status';
+import type { Environment, Outcome } from '../domain/patch';
+import type { PackageSetChange, StoredPackages } from './assets';
 
 export type Db = Pool | PoolClient;
 
@@ -40,7 +43,7 @@ export interface PlannedHost {
   wave: number | null;
   position: number;
   redundancyGroup: string | null;
-  connector: 'simulated' | 'agent';
+  connector: ConnectorName;
   packages: Record<string, string>;
 }
 
@@ -78,10 +81,10 @@ export async function upsertDeployment(
 export interface DeploymentTarget {
   assetId: string;
   environment: Environment;
-  criticality: 'low' | 'medium' | 'high' | 'critical';
-  exposure: 'internet' | 'internal' | 'isolated';
+  criticality: Criticality;
+  exposure: Exposure;
   redundancyGroup: string | null;
-  connector: 'simulated' | 'agent';
+  connector: ConnectorName;
   os: { name: string; version: string };
   /** Every fixed version the assessment found per package, with the package's language ecosystem ('' for the OS's). */
   fixes: { name: string; fixed: string; ecosystem: string }[];
@@ -252,7 +255,7 @@ export async function stragglers(db: Db, patchId: string): Promise<Straggler[]> 
  * Up to `limit` hosts this patch changed and has not rolled back: production waves newest first,
  * then pilot, then lab; inside a wave, the last started first.
  */
-export async function changedHosts(db: Db, patchId: string, limit: number): Promise<(HostWork & { connector: 'simulated' | 'agent' })[]> {
+export async function changedHosts(db: Db, patchId: string, limit: number): Promise<(HostWork & { connector: ConnectorName })[]> {
   const { rows } = await db.query(
     `SELECT asset_id, attempts, packages, previous_versions, connector FROM deployment_hosts
      WHERE patch_id = $1 AND changed
@@ -260,29 +263,27 @@ export async function changedHosts(db: Db, patchId: string, limit: number): Prom
      LIMIT $2`,
     [patchId, limit],
   );
-  return rows.map((r) => ({
-    patchId,
-    assetId: r.asset_id,
-    attempt: r.attempts,
-    packages: packageTargets(r.packages),
-    ...(r.previous_versions ? { previousVersions: r.previous_versions } : {}),
-    connector: r.connector,
-  }));
+  return rows.map((r) => ({ ...toHostWork(patchId, r), connector: r.connector }));
 }
 
 /** Every host of the patch on one connector (verification of agent hosts). */
-export async function hostsOnConnector(db: Db, patchId: string, connector: 'simulated' | 'agent'): Promise<HostWork[]> {
+export async function hostsOnConnector(db: Db, patchId: string, connector: ConnectorName): Promise<HostWork[]> {
   const { rows } = await db.query(
     `SELECT asset_id, attempts, packages, previous_versions FROM deployment_hosts WHERE patch_id = $1 AND connector = $2 ORDER BY position`,
     [patchId, connector],
   );
-  return rows.map((r) => ({
+  return rows.map((r) => toHostWork(patchId, r));
+}
+
+/** The work order of a `deployment_hosts` row (asset_id, attempts, packages, previous_versions). */
+function toHostWork(patchId: string, r: QueryResultRow): HostWork {
+  return {
     patchId,
     assetId: r.asset_id,
     attempt: r.attempts,
     packages: packageTargets(r.packages),
     ...(r.previous_versions ? { previousVersions: r.previous_versions } : {}),
-  }));
+  };
 }
 
 /**
@@ -424,14 +425,14 @@ export async function installAndMoveHost(
   from: Stage,
   update: HostUpdate,
   steps: StepRecord[],
-  change: PackageChange,
+  change: PackageSetChange,
 ): Promise<'moved' | 'lost' | 'retry'> {
   const { sql, params } = moveStatement(key, from, update);
   const at = (value: unknown) => `$${params.push(value)}`;
   const fromSet = at(change.fromSetId);
   const digest = at(change.digest);
   const ids = at(change.ids);
-  const column = (pick: (p: PackageChange['fresh'][number]['package']) => string | undefined) =>
+  const column = (pick: (p: PackageSetChange['fresh'][number]['package']) => string | undefined) =>
     at(change.fresh.map((f) => pick(f.package) ?? ''));
   const fresh = `unnest(${at(change.fresh.map((f) => f.position))}::int[], ${column((p) => p.name)}::text[], ${column((p) => p.version)}::text[],
                         ${column((p) => p.source)}::text[], ${column((p) => p.arch)}::text[], ${column((p) => p.ecosystem)}::text[])`;
@@ -612,51 +613,58 @@ export async function markHost(db: Db, m: { patchId: string; assetId: string; st
   );
 }
 
-/** An approver's exception; the host shows `excepted` unless it is compliant or being changed. */
-export async function recordException(
-  client: PoolClient,
-  e: { id: string; patchId: string; assetId: string; compensatingControl: string; expiresAt: string; approvedBy: string },
-): Promise<void> {
-  const { rowCount } = await client.query(
-    `INSERT INTO host_exceptions (id, patch_id, asset_id, compensating_control, expires_at, approved_by)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-    [e.id, e.patchId, e.assetId, e.compensatingControl, e.expiresAt, e.approvedBy],
-  );
-  if (rowCount === 1)
-    await labelHost(
-      client,
-      e.patchId,
-      e.assetId,
-      'excepted',
-      `excepted until ${new Date(e.expiresAt).toISOString()}: ${e.compensatingControl}`,
-    );
+interface WaiverKey {
+  id: string;
+  patchId: string;
+  assetId: string;
 }
+
+/** An approver's exception; the host shows `excepted` unless it is compliant or being changed. */
+export const recordException = (
+  client: PoolClient,
+  e: WaiverKey & { compensatingControl: string; expiresAt: string; approvedBy: string },
+): Promise<void> =>
+  recordWaiver(client, e, {
+    table: 'host_exceptions',
+    columns: { compensating_control: e.compensatingControl, expires_at: e.expiresAt, approved_by: e.approvedBy },
+    status: 'excepted',
+    reason: `excepted until ${new Date(e.expiresAt).toISOString()}: ${e.compensatingControl}`,
+  });
 
 /** An owner's deferral; the host shows `deferred` unless it is compliant or being changed. */
-export async function recordDeferral(
-  client: PoolClient,
-  d: { id: string; patchId: string; assetId: string; until: string; reason: string; requestedBy: string },
-): Promise<void> {
-  const { rowCount } = await client.query(
-    `INSERT INTO host_deferrals (id, patch_id, asset_id, until, reason, requested_by)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-    [d.id, d.patchId, d.assetId, d.until, d.reason, d.requestedBy],
-  );
-  if (rowCount === 1)
-    await labelHost(client, d.patchId, d.assetId, 'deferred', `deferred until ${new Date(d.until).toISOString()}: ${d.reason}`);
-}
+export const recordDeferral = (client: PoolClient, d: WaiverKey & { until: string; reason: string; requestedBy: string }): Promise<void> =>
+  recordWaiver(client, d, {
+    table: 'host_deferrals',
+    columns: { until: d.until, reason: d.reason, requested_by: d.requestedBy },
+    status: 'deferred',
+    reason: `deferred until ${new Date(d.until).toISOString()}: ${d.reason}`,
+  });
 
-async function labelHost(
+/**
+ * Records an exception or a deferral once (its id is the idempotency key: a retried activity
+ * inserts nothing) and labels the host, unless it is compliant or being changed.
+ */
+async function recordWaiver(
   client: PoolClient,
-  patchId: string,
-  assetId: string,
-  status: 'excepted' | 'deferred',
-  reason: string,
+  key: WaiverKey,
+  waiver: {
+    table: 'host_exceptions' | 'host_deferrals';
+    columns: Record<string, string>;
+    status: 'excepted' | 'deferred';
+    reason: string;
+  },
 ): Promise<void> {
+  const names = Object.keys(waiver.columns);
+  const { rowCount } = await client.query(
+    `INSERT INTO ${waiver.table} (id, patch_id, asset_id, ${names.join(', ')})
+     VALUES ($1, $2, $3, ${names.map((_, i) => `$${i + 4}`).join(', ')}) ON CONFLICT (id) DO NOTHING`,
+    [key.id, key.patchId, key.assetId, ...Object.values(waiver.columns)],
+  );
+  if (rowCount !== 1) return;
   await client.query(
     `UPDATE deployment_hosts SET status = $3, reason = $4, updated_at = now()
      WHERE patch_id = $1 AND asset_id = $2 AND status IN ('pending', 'failed', 'rolled-back', 'unreachable', 'excepted', 'deferred')`,
-    [patchId, assetId, status, reason],
+    [key.patchId, key.assetId, waiver.status, waiver.reason],
   );
 }
 

@@ -3,14 +3,15 @@
  * groups of the SQL prefilter (hosts sharing an OS release and a package set, with the packages
  * whose names the advisory mentions). Exact version comparison per ecosystem happens here.
  */
-import { osEcosystems } from './asset';
+import { osEcosystems, type Criticality, type Exposure } from './asset';
+import type { Environment } from './patch';
 import { binaryNames, evaluateAffected, schemeOf, type OsvRecord } from './osv';
 
 export interface CandidateAsset {
   id: string;
-  environment: string;
-  criticality: string;
-  exposure: string;
+  environment: Environment;
+  criticality: Criticality;
+  exposure: Exposure;
   compensatingControls: string[];
 }
 

@@ -12,6 +12,7 @@
  * The rows become the JSON shape of an asset; the same zod schema then validates both.
  */
 import { parse } from 'csv-parse/sync';
+import { assetFieldsFromColumns } from './asset';
 
 export class CsvError extends Error {}
 
@@ -39,17 +40,7 @@ function assetFromRow(row: Record<string, string>, line: number): Record<string,
           .filter(Boolean)
       : undefined;
   const asset: Record<string, unknown> = {
-    id: row.id,
-    hostname: row.hostname,
-    environment: row.environment,
-    os: { name: row.os_name, version: row.os_version },
-    criticality: row.criticality,
-    exposure: row.exposure,
-    role: optional('role'),
-    redundancyGroup: optional('redundancy_group'),
-    owner: optional('owner'),
-    timezone: optional('timezone'),
-    connector: optional('connector'),
+    ...assetFieldsFromColumns(optional),
     compensatingControls: list('compensating_controls'),
     maintenanceWindows: list('maintenance_windows')?.map((w) => {
       const m = WINDOW.exec(w);

@@ -1,4 +1,4 @@
-/** The inventory's asset (PRODUCT §3) and the zod schema every import path validates with. */
+/** The inventory's asset (docs/http-api.md, "Assets") and the zod schema every import path validates with. */
 import { z } from 'zod';
 import { ENVIRONMENTS } from './patch';
 import { schemeForEcosystem, type VersionScheme } from './versions';
@@ -7,7 +7,9 @@ export const CRITICALITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Criticality = (typeof CRITICALITIES)[number];
 export const EXPOSURES = ['internet', 'internal', 'isolated'] as const;
 export type Exposure = (typeof EXPOSURES)[number];
+/** Who changes the host: the simulated fleet (fault injection) or a host agent running the real package manager. */
 export const CONNECTORS = ['simulated', 'agent'] as const;
+export type ConnectorName = (typeof CONNECTORS)[number];
 export const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
 const isTimeZone = (tz: string) => {
@@ -65,6 +67,38 @@ export const AssetSchema = z.strictObject({
   simulation: Simulation.optional(),
 });
 export type Asset = z.output<typeof AssetSchema>;
+
+/** The column names of an asset's scalar fields, shared by the `assets` table and the CSV import. */
+export type AssetColumn =
+  | 'id'
+  | 'hostname'
+  | 'environment'
+  | 'os_name'
+  | 'os_version'
+  | 'criticality'
+  | 'exposure'
+  | 'role'
+  | 'redundancy_group'
+  | 'owner'
+  | 'timezone'
+  | 'connector';
+
+/** An asset's scalar fields from a flat row of named columns (a table row, a CSV line). */
+export function assetFieldsFromColumns<V>(column: (name: AssetColumn) => V) {
+  return {
+    id: column('id'),
+    hostname: column('hostname'),
+    environment: column('environment'),
+    os: { name: column('os_name'), version: column('os_version') },
+    criticality: column('criticality'),
+    exposure: column('exposure'),
+    role: column('role'),
+    redundancyGroup: column('redundancy_group'),
+    owner: column('owner'),
+    timezone: column('timezone'),
+    connector: column('connector'),
+  };
+}
 export type AssetInput = z.input<typeof AssetSchema>;
 
 /**

@@ -1,13 +1,17 @@
 /**
- * Compliance against the SLA (PRODUCT §2 steps 8–9): whether a host is covered by a patch now, and
+ * Compliance against the SLA (docs/process.md, steps 8–9): whether a host is covered by a patch now, and
  * where it stands against the patch's deadlines. Pure: `now` is always an argument.
  */
-import { COMPLIANT, type HostStatus } from './deployment';
-import type { Environment } from './patch';
-import { PRIORITY_NAMES, type Priority } from './policy';
+import { z } from 'zod';
+import { COMPLIANT, HOST_STATUSES, type HostStatus } from './deployment';
+import { ENVIRONMENTS } from './patch';
+import { Priority, PRIORITY_NAMES } from './policy';
 
 export const SLA_STATUSES = ['on-time', 'at-risk', 'breached'] as const;
 export type SlaStatus = (typeof SLA_STATUSES)[number];
+const slaStatus = z.enum(SLA_STATUSES);
+const count = z.number().int();
+const time = z.string().describe('ISO 8601');
 
 /**
  * A host not yet compliant is at risk once this fraction of the time from opening the patch to its
@@ -35,13 +39,11 @@ export interface HostSlaFacts {
  * Why a host is (non-)compliant: `patched` (installed, or skipped as already fixed), `excepted`
  * (an exception in force), `exception-expired`, `deferred` (a deferral in force), `open`.
  */
-export type ComplianceBasis = 'patched' | 'excepted' | 'exception-expired' | 'deferred' | 'open';
+export const ComplianceBasis = z.enum(['patched', 'excepted', 'exception-expired', 'deferred', 'open']);
+export type ComplianceBasis = z.infer<typeof ComplianceBasis>;
 
-export interface HostCompliance {
-  compliant: boolean;
-  basis: ComplianceBasis;
-  sla: SlaStatus;
-}
+export const HostCompliance = z.object({ compliant: z.boolean(), basis: ComplianceBasis, sla: slaStatus });
+export type HostCompliance = z.infer<typeof HostCompliance>;
 
 const ms = (iso: string) => Date.parse(iso);
 
@@ -86,16 +88,15 @@ export function worstSla(statuses: Iterable<SlaStatus>): SlaStatus | null {
   return worst;
 }
 
-export interface ComplianceSummary {
-  hosts: number;
-  compliant: number;
-  nonCompliant: number;
-  /** Compliant hosts in percent, one decimal; null without hosts. */
-  compliantPercent: number | null;
-  sla: Record<SlaStatus, number>;
-  /** The worst SLA status among the hosts; null without hosts. */
-  worst: SlaStatus | null;
-}
+export const ComplianceSummary = z.object({
+  hosts: count,
+  compliant: count,
+  nonCompliant: count,
+  compliantPercent: z.number().nullable().describe('compliant hosts in percent, one decimal; null without hosts'),
+  sla: z.record(slaStatus, count),
+  worst: slaStatus.nullable().describe('the worst SLA status among the hosts; null without hosts'),
+});
+export type ComplianceSummary = z.infer<typeof ComplianceSummary>;
 
 export function summarize(hosts: readonly HostCompliance[]): ComplianceSummary {
   const sla: Record<SlaStatus, number> = { 'on-time': 0, 'at-risk': 0, breached: 0 };
@@ -114,24 +115,32 @@ export function summarize(hosts: readonly HostCompliance[]): ComplianceSummary {
   };
 }
 
-/** One host in one deployed patch, as `GET /v1/compliance` reads it. */
-export interface ComplianceFacts {
-  assetId: string;
-  patchId: string;
-  title: string;
-  priority: Priority;
-  emergency: boolean;
-  ring: Environment;
-  status: HostStatus;
-  reason: string | null;
-  openedAt: string;
-  deadlines: { recommended: string; maximum: string };
-  finishedAt: string | null;
+const Deadlines = z.object({ recommended: time, maximum: time });
+
+/** One patch of an asset in `GET /v1/compliance`: the host's record in that patch and how it is judged. */
+export const ComplianceEntry = z.object({
+  patchId: z.string(),
+  title: z.string(),
+  priority: Priority,
+  ring: z.enum(ENVIRONMENTS),
+  status: z.enum(HOST_STATUSES),
+  reason: z.string().nullable(),
+  deadlines: Deadlines,
   /** The host's longest-lasting exception and deferral, and its recorded breach. */
-  exception: { compensatingControl: string; expiresAt: string } | null;
-  deferral: { until: string; reason: string } | null;
-  breach: { reason: string } | null;
-}
+  exception: z.object({ compensatingControl: z.string(), expiresAt: time }).nullable(),
+  deferral: z.object({ until: time, reason: z.string() }).nullable(),
+  breach: z.object({ reason: z.string() }).nullable(),
+  ...HostCompliance.shape,
+});
+export type ComplianceEntry = z.infer<typeof ComplianceEntry>;
+
+/** One host in one deployed patch, as `GET /v1/compliance` reads it: the entry's record, before it is judged. */
+export type ComplianceFacts = Omit<ComplianceEntry, keyof HostCompliance> & {
+  assetId: string;
+  emergency: boolean;
+  openedAt: string;
+  finishedAt: string | null;
+};
 
 export const slaFacts = (row: ComplianceFacts): HostSlaFacts => ({
   status: row.status,
@@ -144,32 +153,26 @@ export const slaFacts = (row: ComplianceFacts): HostSlaFacts => ({
   breachRecorded: row.breach !== null,
 });
 
-export type ComplianceEntry = Omit<ComplianceFacts, 'assetId' | 'emergency' | 'openedAt' | 'finishedAt'> & HostCompliance;
+export const AssetCompliance = z.object({
+  assetId: z.string(),
+  compliant: z.boolean().describe('compliant with every patch listed'),
+  sla: slaStatus,
+  patches: z.array(ComplianceEntry),
+});
+export type AssetCompliance = z.infer<typeof AssetCompliance>;
 
-export interface AssetCompliance {
-  assetId: string;
-  /** Compliant with every patch listed. */
-  compliant: boolean;
-  sla: SlaStatus;
-  patches: ComplianceEntry[];
-}
-
-export interface ComplianceView {
-  asOf: string;
-  atRiskFraction: number;
-  totals: ComplianceSummary;
-  /** Number of assets matching (`assets` is one page of them). */
-  totalAssets: number;
-  assets: AssetCompliance[];
-  patches: (ComplianceSummary & {
-    patchId: string;
-    title: string;
-    priority: Priority;
-    emergency: boolean;
-    deadlines: { recommended: string; maximum: string };
-  })[];
-  priorities: (ComplianceSummary & { priority: Priority; name: string })[];
-}
+export const ComplianceView = z.object({
+  asOf: time,
+  atRiskFraction: z.number().describe('share of the time to the recommended deadline after which an open host is at risk'),
+  totals: ComplianceSummary,
+  totalAssets: count.describe('assets matching (`assets` is one page of them)'),
+  assets: z.array(AssetCompliance),
+  patches: z.array(
+    ComplianceSummary.extend({ patchId: z.string(), title: z.string(), priority: Priority, emergency: z.boolean(), deadlines: Deadlines }),
+  ),
+  priorities: z.array(ComplianceSummary.extend({ priority: Priority, name: z.string() })),
+});
+export type ComplianceView = z.infer<typeof ComplianceView>;
 
 /**
  * Compliance by asset, patch and priority from one row per (host, patch). `sla` keeps only the

@@ -1,10 +1,12 @@
 /**
- * Deployment (PRODUCT §2 steps 4–9): the per-host pipeline's vocabulary, shared by the workflow,
+ * Deployment (docs/process.md, steps 4–9): the per-host pipeline's vocabulary, shared by the workflow,
  * the connectors and the API. Pure types and rules, no I/O.
  */
+import type { ConnectorName } from './asset';
+import type { StepRecord } from './host-record';
 import type { Environment } from './patch';
 
-/** How a host ends in a patch (PRODUCT §2 step 7). */
+/** How a host ends in a patch (docs/process.md, step 7). */
 export const HOST_OUTCOMES = ['installed', 'failed', 'rolled-back', 'unreachable', 'skipped', 'excepted', 'deferred'] as const;
 export type HostOutcome = (typeof HOST_OUTCOMES)[number];
 
@@ -36,21 +38,6 @@ export type PipelineStep = (typeof PIPELINE_STEPS)[number];
 export interface PackageTarget {
   name: string;
   fixedVersion: string;
-}
-
-export interface PackageChange {
-  name: string;
-  from: string | null;
-  to: string | null;
-}
-
-/** One step of one attempt, as a connector reports it. */
-export interface StepRecord {
-  step: PipelineStep;
-  ok: boolean;
-  detail: string;
-  changes?: PackageChange[];
-  at: string;
 }
 
 /**
@@ -93,7 +80,7 @@ export interface TestCheck {
 }
 
 /**
- * The role test plan run on lab hosts after the install (PRODUCT §2 step 4). Every role gets the
+ * The role test plan run on lab hosts after the install (docs/process.md, step 4). Every role gets the
  * same four kinds of check; the role names what is checked.
  */
 export function roleTestPlan(role: string | null | undefined): string[] {
@@ -130,7 +117,7 @@ export function failureBudget(maxFailures: number | string, size: number): numbe
 export interface WaveHost {
   assetId: string;
   position: number;
-  connector: 'simulated' | 'agent';
+  connector: ConnectorName;
   redundancyGroup: string | null;
   role: string | null;
   packages: PackageTarget[];
@@ -162,19 +149,4 @@ export interface WaveSelector {
   wave: number | null;
   /** Only the hosts that are not compliant, excepted or deferred (a straggler retry). */
   stragglersOnly?: boolean;
-}
-
-/** One row of `GET /v1/patches/:id/hosts`. */
-export interface HostRecord {
-  assetId: string;
-  ring: Environment;
-  wave: number | null;
-  status: HostStatus;
-  reason: string | null;
-  attempts: number;
-  changed: boolean;
-  previousVersions: Record<string, string> | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  steps?: (StepRecord & { attempt: number })[];
 }

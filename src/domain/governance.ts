@@ -1,20 +1,12 @@
 /**
- * Peer review and approval (PRODUCT §2 steps 2–3): who may decide what, and when. Pure rules,
+ * Peer review and approval (docs/process.md, steps 2–3): who may decide what, and when. Pure rules,
  * used by the workflow's update validators (so a refused decision leaves no trace in the
  * history) and by unit tests.
  */
 import type { Policy, Priority } from './policy';
 import type { Actor, Environment, Phase, RolloutAction, State, Strategy } from './patch';
+import type { GovernanceTerms, RolloutPlanSettings } from './patch-status';
 import type { Role } from './roles';
-
-/** The review and approval terms of one evaluation of a patch. */
-export interface GovernanceTerms {
-  fastTrack: boolean;
-  reviewersRequired: number;
-  reviewTimeout: string;
-  approvalTimeout: string;
-  scopeRecheckInterval: string;
-}
 
 /**
  * Emergencies and priority 1 take the fast track. A patch's own settings may ask for more
@@ -38,19 +30,6 @@ export function governanceTerms(
     approvalTimeout: request.settings.approvalTimeout ?? base.approvalTimeout,
     scopeRecheckInterval: request.settings.scopeRecheckInterval ?? policy.governance.scopeRecheckInterval,
   };
-}
-
-/** The rollout settings an approval covers: the policy's defaults with the patch's overrides. */
-export interface RolloutPlanSettings {
-  strategy: Strategy;
-  productionWaves: number;
-  maxConcurrent: number;
-  maxPerGroupPerWave: number;
-  maxFailures: number | string;
-  bakeTime: string;
-  pilotBakeTime: string;
-  monitoringWindow: string;
-  stragglerRetryInterval: string;
 }
 
 export function rolloutPlanSettings(
@@ -202,7 +181,7 @@ export function refuseCancel(view: GovernanceView, actor: Actor): Refusal | unde
 const DEPLOYING: readonly Phase[] = ['testing', 'pilot', 'rollout', 'verification', 'monitoring'];
 
 /**
- * Operator actions on a rollout (PRODUCT §2 steps 6–8): pause and resume while waves run,
+ * Operator actions on a rollout (docs/process.md, steps 6–8): pause and resume while waves run,
  * resume also after a halt; abort and rollback while hosts are being changed (rollback also
  * during monitoring); retry-stragglers during verification.
  */
@@ -228,7 +207,7 @@ export function refuseRolloutAction(view: GovernanceView, actor: Actor, action: 
   }
 }
 
-/** An approver excepts a host under a compensating control (PRODUCT §2 step 9). */
+/** An approver excepts a host under a compensating control (docs/process.md, step 9). */
 export function refuseException(view: GovernanceView, actor: Actor): Refusal | undefined {
   if (!hasRole(actor, 'approver')) return forbidden(`${actor.name} does not hold the approver role`);
   if (actor.id === view.requesterId) return forbidden(`${actor.name} requested this patch and cannot except hosts from it`);

@@ -1,5 +1,5 @@
 /**
- * The production wave planner (PRODUCT §2 step 6): pure, deterministic, no I/O.
+ * The production wave planner (docs/process.md, step 6): pure, deterministic, no I/O.
  *
  * `planWaves` cuts the production targets into waves in the strategy's order, never putting
  * more than `maxPerGroupPerWave` members of a redundancy group in one wave (and never a whole
@@ -8,12 +8,13 @@
  * every global change freeze, unless the approval allowed an emergency bypass.
  */
 import { DateTime } from 'luxon';
+import type { Criticality, Exposure } from './asset';
 import type { Strategy } from './patch';
 
 export interface PlanTarget {
   id: string;
-  criticality: 'low' | 'medium' | 'high' | 'critical';
-  exposure: 'internet' | 'internal' | 'isolated';
+  criticality: Criticality;
+  exposure: Exposure;
   redundancyGroup?: string | null;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The policy document (`GET/PUT /v1/policy`): deadlines and priority thresholds (PRODUCT §2
+ * The policy document (`GET/PUT /v1/policy`): deadlines and priority thresholds (docs/process.md,
  * step 1), the governance rules of review and approval (steps 2–3), the rollout defaults a
  * patch's plan starts from (step 6) and the notification webhooks. Sections added after the
  * first release default, so every stored version still parses.
@@ -11,7 +11,8 @@ export const duration = z.string().refine((s) => parseDuration(s) !== undefined,
 const Deadline = z.strictObject({ recommended: duration, maximum: duration });
 
 export const PRIORITY_NAMES = { 1: 'emergency', 2: 'critical', 3: 'important', 4: 'low' } as const;
-export type Priority = 1 | 2 | 3 | 4;
+export const Priority = z.literal([1, 2, 3, 4]);
+export type Priority = z.infer<typeof Priority>;
 
 export const NOTIFICATION_EVENTS = [
   'review-requested',
@@ -133,7 +134,7 @@ export const PolicySchema = z
   });
 export type Policy = z.output<typeof PolicySchema>;
 
-/** The defaults: PRODUCT §2's deadline table; thresholds from CVSS's own severity bands. */
+/** The defaults: the deadline table of docs/process.md, "Durations and policy"; thresholds from CVSS's own severity bands. */
 export const DEFAULT_POLICY: Policy = {
   deadlines: {
     '1': { recommended: '12h', maximum: '24h' },

@@ -1,7 +1,8 @@
 /**
- * The priority policy (PRODUCT §2 step 1): a pure function from what assessment found to a
+ * The priority policy (docs/process.md, step 1): a pure function from what assessment found to a
  * priority 1–4, the reasons a patch manager would write down, and both deadlines.
  */
+import type { Criticality } from './asset';
 import { parseDuration } from './duration';
 import { PRIORITY_NAMES, type Policy, type Priority } from './policy';
 
@@ -13,7 +14,7 @@ export interface CveFacts {
 
 export interface AffectedFacts {
   count: number;
-  highestCriticality: 'low' | 'medium' | 'high' | 'critical';
+  highestCriticality: Criticality;
   internetFacing: number;
   /** Every affected host is isolated. */
   allIsolated: boolean;

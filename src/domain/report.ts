@@ -1,12 +1,15 @@
 /**
- * The postmortem and compliance report of a patch (PRODUCT §2 step 11, `GET /v1/patches/:id/report`):
+ * The postmortem and compliance report of a patch (docs/process.md, step 11, `GET /v1/patches/:id/report`):
  * built from the workflow's status and the deployment records, rendered as JSON, Markdown or CSV.
  * Pure: the time of the report is an argument.
  */
-import { hostCompliance, summarize, type ComplianceSummary, type HostCompliance, type SlaStatus } from './compliance';
-import { HOST_STATUSES, type HostRecord, type HostStatus } from './deployment';
-import type { Environment, LabReport, PatchStatus, Phase, State } from './patch';
-import { PRIORITY_NAMES, type Priority } from './policy';
+import { z } from 'zod';
+import { ComplianceSummary, hostCompliance, SLA_STATUSES, summarize, type HostCompliance } from './compliance';
+import { HOST_STATUSES, type HostStatus } from './deployment';
+import { HostRecord } from './host-record';
+import { ENVIRONMENTS, PHASES, STATES, type Environment } from './patch';
+import { Feedback, LabReport, Postmortem, type PatchStatus } from './patch-status';
+import { Priority, PRIORITY_NAMES } from './policy';
 
 /** A `patch_deployments` row: the patch as deployment recorded it. */
 export interface DeploymentInfo {
@@ -21,27 +24,23 @@ export interface DeploymentInfo {
   outcome: string | null;
 }
 
-export interface ExceptionRecord {
-  assetId: string;
-  compensatingControl: string;
-  expiresAt: string;
-  approvedBy: string;
-  at: string;
-}
+const count = z.number().int();
+const time = z.string().describe('ISO 8601');
 
-export interface DeferralRecord {
-  assetId: string;
-  until: string;
-  reason: string;
-  requestedBy: string;
-  at: string;
-}
+export const ExceptionRecord = z.object({
+  assetId: z.string(),
+  compensatingControl: z.string(),
+  expiresAt: time,
+  approvedBy: z.string(),
+  at: time,
+});
+export type ExceptionRecord = z.infer<typeof ExceptionRecord>;
 
-export interface BreachRecord {
-  assetId: string;
-  reason: string;
-  at: string;
-}
+export const DeferralRecord = z.object({ assetId: z.string(), until: time, reason: z.string(), requestedBy: z.string(), at: time });
+export type DeferralRecord = z.infer<typeof DeferralRecord>;
+
+export const BreachRecord = z.object({ assetId: z.string(), reason: z.string(), at: time });
+export type BreachRecord = z.infer<typeof BreachRecord>;
 
 export interface ReportInput {
   /** The workflow's status; null when the workflow is gone (past the namespace's retention). */
@@ -54,68 +53,63 @@ export interface ReportInput {
   breaches: BreachRecord[];
 }
 
-export type HostLine = Pick<HostRecord, 'assetId' | 'ring' | 'wave' | 'status' | 'reason' | 'attempts'>;
+export const HostLine = HostRecord.pick({ assetId: true, ring: true, wave: true, status: true, reason: true, attempts: true });
+export type HostLine = z.infer<typeof HostLine>;
 
-export interface TimelineEntry {
-  at: string;
-  type: string;
-  actor: string | null;
-  summary: string;
-}
+/** One line of the report's timeline: a phase, decision, action or record, with who did it. */
+export const ReportEvent = z.object({ at: time, type: z.string(), actor: z.string().nullable(), summary: z.string() });
+export type ReportEvent = z.infer<typeof ReportEvent>;
 
-export interface PatchReport {
-  generatedAt: string;
-  /** The patch has an outcome; otherwise the report is its state at `generatedAt`. */
-  final: boolean;
-  patch: {
-    id: string;
-    title: string;
-    advisoryIds: string[];
-    cves: string[];
-    emergency: boolean;
-    priority: Priority;
-    priorityName: string;
-    priorityReasons: string[];
-    requestedBy: string | null;
-    requestedAt: string | null;
-    /** null when the workflow is gone. */
-    phase: Phase | null;
-    state: State | null;
-  };
-  outcome: string | null;
-  /**
-   * Time to patch against the SLA: `compliantAt` is when the last host became compliant (null while
-   * one is not); `met` is the deadline it was met by, `missed`, or null while still open.
-   */
-  sla: {
-    openedAt: string;
-    recommendedDeadline: string;
-    maximumDeadline: string;
-    deploymentStartedAt: string;
-    deploymentFinishedAt: string | null;
-    compliantAt: string | null;
-    timeToPatchMs: number | null;
-    met: 'recommended' | 'maximum' | 'missed' | null;
-  };
-  compliance: ComplianceSummary;
-  phases: { phase: Phase; enteredAt: string; leftAt: string | null; durationMs: number | null }[];
-  hosts: number;
-  counts: Record<HostStatus, number>;
-  /** Lab, pilot, then each production wave; counts of the statuses present. */
-  waves: { ring: Environment; wave: number | null; hosts: number; counts: Record<string, number> }[];
-  /** Hosts whose patch failed, was rolled back, or that could not be reached. */
-  failures: HostLine[];
-  /** Hosts not compliant and not deferred, that the rollout has been at (or that it left behind). */
-  stragglers: (HostLine & { sla: SlaStatus })[];
-  exceptions: (ExceptionRecord & { inForce: boolean })[];
-  deferrals: (DeferralRecord & { inForce: boolean })[];
-  breaches: BreachRecord[];
-  lab: LabReport | null;
-  feedback: PatchStatus['feedback'];
-  postmortem: PatchStatus['postmortem'];
-  /** Every phase, decision, action and record, oldest first, with who did it. */
-  timeline: TimelineEntry[];
-}
+export const PatchReport = z.object({
+  generatedAt: time,
+  final: z.boolean().describe('the patch has an outcome; otherwise this is its state at generatedAt'),
+  patch: z.object({
+    id: z.string(),
+    title: z.string(),
+    advisoryIds: z.array(z.string()),
+    cves: z.array(z.string()),
+    emergency: z.boolean(),
+    priority: Priority,
+    priorityName: z.string(),
+    priorityReasons: z.array(z.string()),
+    requestedBy: z.string().nullable(),
+    requestedAt: time.nullable(),
+    phase: z.enum(PHASES).nullable().describe('null once the workflow is past retention'),
+    state: z.enum(STATES).nullable(),
+  }),
+  outcome: z.string().nullable(),
+  sla: z
+    .object({
+      openedAt: time,
+      recommendedDeadline: time,
+      maximumDeadline: time,
+      deploymentStartedAt: time,
+      deploymentFinishedAt: time.nullable(),
+      compliantAt: time.nullable().describe('when the last host became compliant; null while one is not'),
+      timeToPatchMs: count.nullable(),
+      met: z.enum(['recommended', 'maximum', 'missed']).nullable().describe('the deadline it was met by, missed, or null while still open'),
+    })
+    .describe('time to patch against the SLA'),
+  compliance: ComplianceSummary,
+  phases: z.array(z.object({ phase: z.enum(PHASES), enteredAt: time, leftAt: time.nullable(), durationMs: count.nullable() })),
+  hosts: count,
+  counts: z.record(z.enum(HOST_STATUSES), count),
+  waves: z
+    .array(z.object({ ring: z.enum(ENVIRONMENTS), wave: count.nullable(), hosts: count, counts: z.record(z.string(), count) }))
+    .describe('lab, pilot, then each production wave; counts of the statuses present'),
+  failures: z.array(HostLine).describe('hosts whose patch failed, was rolled back, or that could not be reached'),
+  stragglers: z
+    .array(HostLine.extend({ sla: z.enum(SLA_STATUSES) }))
+    .describe('hosts not compliant and not deferred that the rollout has been at (or left behind)'),
+  exceptions: z.array(ExceptionRecord.extend({ inForce: z.boolean() })),
+  deferrals: z.array(DeferralRecord.extend({ inForce: z.boolean() })),
+  breaches: z.array(BreachRecord),
+  lab: LabReport.nullable().describe('the lab test findings'),
+  feedback: z.array(Feedback),
+  postmortem: Postmortem.nullable(),
+  timeline: z.array(ReportEvent).describe('every phase, decision, action and record, oldest first, with who did it'),
+});
+export type PatchReport = z.infer<typeof PatchReport>;
 
 const FAILURES: readonly HostStatus[] = ['failed', 'rolled-back', 'unreachable'];
 
@@ -280,8 +274,8 @@ function phasesOf(status: PatchStatus | null, now: Date): PatchReport['phases'] 
   });
 }
 
-function timelineOf({ status, deployment, exceptions, deferrals, breaches }: ReportInput): TimelineEntry[] {
-  const entries: TimelineEntry[] = [];
+function timelineOf({ status, deployment, exceptions, deferrals, breaches }: ReportInput): ReportEvent[] {
+  const entries: ReportEvent[] = [];
   const add = (at: string, type: string, actor: string | null, summary: string) => entries.push({ at, type, actor, summary });
   if (status) {
     add(status.requestedAt, 'opened', status.requestedBy, status.title);

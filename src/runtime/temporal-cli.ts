@@ -1,6 +1,6 @@
 /**
  * Finds (or builds) the official Temporal CLI, which carries the dev server and the Web UI.
- * One module for `patchflow up`, the test harness and CI. Lookup order (PRODUCT §5):
+ * One module for `patchflow up`, the test harness and CI. Lookup order (README, "The Temporal CLI"):
  *   TEMPORAL_CLI → `temporal` on PATH → the per-user cache → `go install` into the cache →
  *   the official release download (only when Go is absent and the internet is reachable).
  */

@@ -1,15 +1,17 @@
 /**
- * Assessment (PRODUCT §2 step 1) over the inventory and the feeds: which hosts each advisory
+ * Assessment (docs/process.md, step 1) over the inventory and the feeds: which hosts each advisory
  * applies to, and the patch's priority, reasons and deadlines. The pure rules live in
  * src/domain; this module does the reading and writing around them.
  */
 import crypto from 'node:crypto';
 import { fromVector } from 'ae-cvss-calculator';
 import type { Pool } from 'pg';
+import { CRITICALITIES } from '../domain/asset';
 import { affectedPackages, type AffectedPackage } from '../domain/applicability';
 import { preferredScore, type CvssScore, type CvssVersion } from '../domain/cve';
-import { governanceTerms, rolloutPlanSettings, type GovernanceTerms, type RolloutPlanSettings, type Scope } from '../domain/governance';
-import type { Environment, PatchSettings, Strategy } from '../domain/patch';
+import { governanceTerms, rolloutPlanSettings, type Scope } from '../domain/governance';
+import type { GovernanceTerms, PatchSettings, RolloutPlanSettings } from '../domain/patch-status';
+import type { Environment, Strategy } from '../domain/patch';
 import type { Priority } from '../domain/policy';
 import { assessPriority, deadlinesByPriority, type AffectedFacts, type CveFacts, type PriorityResult } from '../domain/priority';
 import { candidateGroups } from '../db/assets';
@@ -76,7 +78,7 @@ export async function assessPatch(pool: Pool, input: AssessmentInput, now: Date)
 
   const assets = new Map(affected.map((a) => [a.asset.id, a.asset]));
   const targets: Record<Environment, number> = { lab: 0, pilot: 0, production: 0 };
-  for (const asset of assets.values()) targets[asset.environment as Environment]++;
+  for (const asset of assets.values()) targets[asset.environment]++;
 
   const { version, policy } = await currentPolicy(pool);
   const cves = cveFacts(advisories);
@@ -184,14 +186,12 @@ function recordTargets(pool: Pool, patchId: string, affected: AffectedPackage[])
   });
 }
 
-const CRITICALITY = ['low', 'medium', 'high', 'critical'] as const;
-
 function affectedFacts(assets: AffectedPackage['asset'][]): AffectedFacts {
-  const highest = assets.reduce((max, a) => Math.max(max, CRITICALITY.indexOf(a.criticality as never)), 0);
+  const highest = assets.reduce((max, a) => Math.max(max, CRITICALITIES.indexOf(a.criticality)), 0);
   const everyHasControls = assets.length > 0 && assets.every((a) => a.compensatingControls.length > 0);
   return {
     count: assets.length,
-    highestCriticality: CRITICALITY[highest]!,
+    highestCriticality: CRITICALITIES[highest]!,
     internetFacing: assets.filter((a) => a.exposure === 'internet').length,
     allIsolated: assets.length > 0 && assets.every((a) => a.exposure === 'isolated'),
     controlsOnAll: everyHasControls ? [...new Set(assets.flatMap((a) => a.compensatingControls))].sort() : [],

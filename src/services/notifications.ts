@@ -1,5 +1,5 @@
 /**
- * Notifications (PRODUCT §2): JSON POSTs to the policy's webhooks with a Slack-compatible
+ * Notifications (docs/process.md, "Durations and policy"): JSON POSTs to the policy's webhooks with a Slack-compatible
  * `text`. Each receiver is tried a few times; one that stays down is reported, never thrown,
  * so a broken chat integration cannot stall or fail a patch.
  */

@@ -1,12 +1,12 @@
 /** Signals, queries and updates of `patchLifecycle`, shared by the workflow and its clients. */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PatchStatus } from '../domain/patch-status';
 import type {
   CancelInput,
   DecisionInput,
   DeferralInput,
   ExceptionInput,
   FeedbackInput,
-  PatchStatus,
   PostmortemInput,
   ReviewInput,
   RevisionInput,

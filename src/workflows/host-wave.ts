@@ -1,5 +1,5 @@
 /**
- * One wave of hosts (PRODUCT §2 steps 6–7): a child workflow of the patch, so a large rollout
+ * One wave of hosts (docs/process.md, steps 6–7): a child workflow of the patch, so a large rollout
  * spreads over many small histories. It pages through its hosts in the strategy's order and runs
  * the per-host pipeline on each, honouring the disruption budget: at most `maxConcurrent` hosts
  * and `maxPerGroup` members of one redundancy group in flight, maintenance windows, no further
@@ -20,6 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { DeploymentActivities } from '../activities/deployment-contract';
+import type { ConnectorName } from '../domain/asset';
 import type { ConnectorActivities } from '../connectors/contract';
 import { hostTaskQueue } from '../connectors/contract';
 import { BUDGET_FAILURES, type HostResult, type HostStatus, type HostWork, type WaveHost, type WaveSelector } from '../domain/deployment';
@@ -81,7 +82,7 @@ const HOST_CALLS: ActivityOptions = {
 };
 
 /** The pipeline's activities for a host: the shared queue (simulated), or the host's own agent. */
-export function connectorFor(host: { assetId: string; connector: 'simulated' | 'agent' }): ConnectorActivities {
+export function connectorFor(host: { assetId: string; connector: ConnectorName }): ConnectorActivities {
   if (host.connector === 'simulated') return proxyActivities<ConnectorActivities>(HOST_CALLS);
   // no agent polling the host's queue within two minutes: the host is unreachable
   return proxyActivities<ConnectorActivities>({
@@ -92,7 +93,7 @@ export function connectorFor(host: { assetId: string; connector: 'simulated' | '
 }
 
 /** Waiting for a rebooting host: long, heartbeated, never counted a failure while it beats. */
-function awaitingConnector(host: { assetId: string; connector: 'simulated' | 'agent' }): ConnectorActivities {
+function awaitingConnector(host: { assetId: string; connector: ConnectorName }): ConnectorActivities {
   const options: ActivityOptions = { ...HOST_CALLS, startToCloseTimeout: '6 hours', retry: { ...HOST_CALLS.retry, maximumAttempts: 3 } };
   return proxyActivities<ConnectorActivities>(
     host.connector === 'simulated' ? options : { ...options, taskQueue: hostTaskQueue(host.assetId) },
@@ -109,7 +110,7 @@ export function failedCall(err: unknown, step: string): HostResult {
 
 /** Runs one host's pipeline call and records what an agent reports (the simulated connector records its own). */
 export async function hostCall(
-  host: { assetId: string; connector: 'simulated' | 'agent' },
+  host: { assetId: string; connector: ConnectorName },
   work: HostWork,
   step: string,
   call: () => Promise<HostResult>,
@@ -280,7 +281,7 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
  * as durable steps of their own that an abort lets finish.
  */
 export async function runPipeline(
-  host: { assetId: string; connector: 'simulated' | 'agent' },
+  host: { assetId: string; connector: ConnectorName },
   work: HostWork,
   starting?: CancellationScope,
 ): Promise<HostStatus> {
@@ -321,7 +322,7 @@ export interface RollbackInput {
 }
 
 /**
- * Operator rollback (PRODUCT §2 step 6 and the `rollback` action): every host this patch changed,
+ * Operator rollback (docs/process.md, step 6, and the `rollback` action): every host this patch changed,
  * newest wave first, back to the versions it had. Maintenance windows do not delay a rollback.
  */
 export async function rollbackHosts(input: RollbackInput): Promise<{ counts: Record<string, number> }> {

@@ -25,15 +25,14 @@ import {
   type GovernanceView,
   type Refusal,
 } from '../domain/governance';
+import type { Lateness, PatchStatus } from '../domain/patch-status';
 import {
   initialStatus,
   type Actor,
   type CancelInput,
   type DecisionInput,
-  type Lateness,
   type Outcome,
   type PatchRequest,
-  type PatchStatus,
   type Phase,
   type ReviewInput,
   type RevisionInput,
@@ -70,7 +69,7 @@ const { notify } = proxyActivities<Activities>({
 });
 
 /**
- * One patch, end to end (PRODUCT §2). The API starts it with the operator's request and the
+ * One patch, end to end (docs/process.md). The API starts it with the operator's request and the
  * search attributes; every reader gets the status from the `status` query, and every human
  * decision arrives as an update carrying its actor, validated against the rules of
  * src/domain/governance.ts.

@@ -1,5 +1,5 @@
 /**
- * From the approval to the postmortem (PRODUCT §2 steps 4–11), as part of the patch workflow:
+ * From the approval to the postmortem (docs/process.md, steps 4–11), as part of the patch workflow:
  * lab test, pilot, production waves (one child workflow each), verification, stragglers,
  * monitoring and the postmortem. The governance part of the workflow owns the update handlers;
  * it hands the rollout's updates to this class.
@@ -27,17 +27,15 @@ import {
   type WaveSelector,
 } from '../domain/deployment';
 import { parseDuration } from '../domain/duration';
-import type { RolloutPlanSettings } from '../domain/governance';
 import type { NotificationEvent } from '../domain/policy';
+import type { LabReport, PatchStatus, RolloutPlanSettings } from '../domain/patch-status';
 import type {
   Actor,
   DeferralInput,
   ExceptionInput,
   FeedbackInput,
-  LabReport,
   Outcome,
   PatchRequest,
-  PatchStatus,
   Phase,
   PostmortemInput,
   RolloutAction,

@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-/** Every 4xx carries the error shape of PRODUCT §3, with the code we expect. */
+/** Every 4xx carries the error shape of docs/http-api.md, "Errors", with the code we expect. */
 function expectError(res: { status: number; body: unknown }, status: number, code: string) {
   expect(res.status).toBe(status);
   const parsed = ErrorResponse.parse(res.body);

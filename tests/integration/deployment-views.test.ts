@@ -7,7 +7,9 @@ import crypto from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorResponse } from '../../src/api/schemas';
-import { HostsPage, PatchReport, ComplianceView } from '../../src/api/deployment-schemas';
+import { HostsPage } from '../../src/api/deployment-schemas';
+import { ComplianceView } from '../../src/domain/compliance';
+import { PatchReport } from '../../src/domain/report';
 import { startTestStack, type TestStack } from '../helpers/servers';
 import { readJson } from '../helpers/fixtures';
 

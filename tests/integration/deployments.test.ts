@@ -9,14 +9,15 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type Activities } from '../../src/activities';
-import { getAsset, planPackageChange, setAssetPackages, upsertAssets, type StoredPackages } from '../../src/db/assets';
+import { getAsset, planPackageSetChange, setAssetPackages, upsertAssets, type StoredPackages } from '../../src/db/assets';
 import { beginAttemptWithInventory, hostInventory, installAndMoveHost } from '../../src/db/deployments';
 import { importOsv } from '../../src/db/feeds';
 import { savePolicy } from '../../src/db/policy';
 import { inTransaction } from '../../src/db/transaction';
 import { AssetSchema, type AssetInput } from '../../src/domain/asset';
 import type { HostWork, WaveHost } from '../../src/domain/deployment';
-import { rolloutPlanSettings, type RolloutPlanSettings } from '../../src/domain/governance';
+import type { RolloutPlanSettings } from '../../src/domain/patch-status';
+import { rolloutPlanSettings } from '../../src/domain/governance';
 import { DEFAULT_POLICY } from '../../src/domain/policy';
 import { nextPatchWindow, type MaintenanceWindow } from '../../src/domain/planner';
 import { assessPatch } from '../../src/services/assessment';
@@ -185,7 +186,7 @@ describe('simulated connector: the per-host pipeline', () => {
     const { state, inventory } = (await beginAttemptWithInventory(pool, patchId, 'stale-1', 1))!;
     const key = { patchId, assetId: 'stale-1', attempt: state.attempts };
     const install = async (stored: StoredPackages) => {
-      const change = planPackageChange(stored, [{ name: 'openssh-server', version: SSH_FIXED }])!;
+      const change = planPackageSetChange(stored, [{ name: 'openssh-server', version: SSH_FIXED }])!;
       const steps = [{ step: 'install' as const, ok: true, detail: 'installed', changes: change.applied, at: new Date().toISOString() }];
       return installAndMoveHost(pool, key, 'new', { stage: 'done', status: 'installed', changed: true, finished: true }, steps, change);
     };

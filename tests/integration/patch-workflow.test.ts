@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PatchStatus } from '../../src/api/schemas';
+import { PatchStatus } from '../../src/domain/patch-status';
 import { statusQuery } from '../../src/workflows/definitions';
 import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchPriority } from '../../src/workflows/search-attributes';
 import { saveHistory } from '../helpers/histories';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { affectedPackages, type CandidateGroup } from '../../src/domain/applicability';
+import { affectedPackages, type CandidateAsset, type CandidateGroup } from '../../src/domain/applicability';
 import { osEcosystems } from '../../src/domain/asset';
 import { assetsFromCsv, CsvError } from '../../src/domain/asset-csv';
 import { advisoryCves, evaluateAffected, OsvRecord } from '../../src/domain/osv';
@@ -68,7 +68,13 @@ describe('OSV affected-version rules', () => {
 
 describe('matching hosts', () => {
   const notice = record('osv', 'ubuntu', 'USN-6859-1.json');
-  const host = (id: string) => ({ id, environment: 'production', criticality: 'high', exposure: 'internet', compensatingControls: [] });
+  const host = (id: string): CandidateAsset => ({
+    id,
+    environment: 'production',
+    criticality: 'high',
+    exposure: 'internet',
+    compensatingControls: [],
+  });
   const group = (version: string, pkg: { name: string; source: string }, os = '22.04'): CandidateGroup => ({
     osName: 'ubuntu',
     osVersion: os,

@@ -6,7 +6,7 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { historyFromJSON, payloadToJSON } from '@temporalio/common/lib/proto-utils';
 import { describe, expect, it } from 'vitest';
-import { DETAIL_LIMIT, renderTimeline, type TimelineEntry } from '../../src/api/history-timeline';
+import { DETAIL_LIMIT, renderTimeline, type HistoryEntry } from '../../src/api/history-timeline';
 import { savedHistories } from '../helpers/histories';
 
 // the patches' own histories (the rollout's wave and rollback children have their own types)
@@ -18,7 +18,7 @@ const byName = (name: string) => {
   if (!found) throw new Error(`no recorded history ${name}`);
   return renderTimeline(found.history);
 };
-const types = (rows: TimelineEntry[]) => rows.map((r) => r.type);
+const types = (rows: HistoryEntry[]) => rows.map((r) => r.type);
 
 describe('timeline of the recorded histories', () => {
   it.each(recorded.map((h) => [h.name, h.history] as const))(

@@ -1,7 +1,8 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import type { HostRecord } from '../../src/domain/deployment';
-import { initialStatus, type PatchStatus } from '../../src/domain/patch';
+import type { HostRecord } from '../../src/domain/host-record';
+import type { PatchStatus } from '../../src/domain/patch-status';
+import { initialStatus } from '../../src/domain/patch';
 import { buildReport, csvField, CSV_COLUMNS, formatDuration, renderCsv, renderMarkdown, type ReportInput } from '../../src/domain/report';
 
 const H = 3_600_000;

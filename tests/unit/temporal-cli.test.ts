@@ -24,7 +24,7 @@ function executable(dir: string, name: string, script = 'exit 0'): string {
 
 const offline = async () => false;
 
-describe('Temporal CLI lookup order (PRODUCT §5)', () => {
+describe('Temporal CLI lookup order (README, "The Temporal CLI")', () => {
   it('1. TEMPORAL_CLI wins over everything else', async () => {
     const explicit = executable(tempDir(), 'my-temporal');
     const pathDir = tempDir();

@@ -4,14 +4,15 @@
  * phases, decisions and feedback to the report.
  */
 import { z } from 'zod';
-import { complianceView } from '../../domain/compliance';
-import { workflowIdFor, type PatchStatus } from '../../domain/patch';
-import { buildReport, renderCsv, renderMarkdown } from '../../domain/report';
+import { complianceView, ComplianceView } from '../../domain/compliance';
+import type { PatchStatus } from '../../domain/patch-status';
+import { workflowIdFor } from '../../domain/patch';
+import { buildReport, PatchReport, renderCsv, renderMarkdown } from '../../domain/report';
 import { complianceFacts, getDeployment, listHosts, reportRecords } from '../../db/deployment-views';
 import { statusQuery } from '../../workflows/definitions';
 import type { ApiDeps } from '../deps';
 import { conflict, isWorkflowNotFound, notFound } from '../errors';
-import { ComplianceQuery, ComplianceView, HostsPage, HostsQuery, PatchReport, ReportQuery } from '../deployment-schemas';
+import { ComplianceQuery, HostsPage, HostsQuery, ReportQuery } from '../deployment-schemas';
 import { defineRoute, type Reply, type RouteSpec } from '../route';
 import { PatchIdParam } from '../schemas';
 

@@ -41,7 +41,7 @@ export function inventoryRoutes(deps: ApiDeps): RouteSpec[] {
     defineRoute({
       method: 'put',
       path: '/v1/assets',
-      summary: 'Insert or replace assets with their installed packages (JSON, or CSV as documented in the README)',
+      summary: 'Insert or replace assets with their installed packages (JSON, or CSV as documented in docs/http-api.md, "Assets")',
       access: ['operator'],
       body: AssetsBody,
       bodyLimit: '200mb',

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { PHASES, STATES, workflowIdFor } from '../../domain/patch';
 import type { ApiDeps } from '../deps';
 import { badRequest, isWorkflowNotFound, notFound } from '../errors';
-import { renderTimeline } from '../history-timeline';
+import { HistoryEntry, renderTimeline } from '../history-timeline';
 import { decodePageToken, encodePageToken, listQuery, PAGE_TOKEN, toListItem } from '../patch-list';
 import { defineRoute, type RouteSpec } from '../route';
 import { AdvisoryId, PatchIdParam } from '../schemas';
@@ -45,15 +45,6 @@ const PatchListItem = z.object({
 const PatchPage = z.object({
   patches: z.array(PatchListItem),
   nextPageToken: z.string().nullable().describe('pass as pageToken for the next page; null on the last one'),
-});
-
-const TimelineEntry = z.object({
-  eventId: z.number().int(),
-  time: z.string(),
-  type: z.string().describe('patch-opened, phase, update:<name>, update-completed:<name>, activity-scheduled, ...'),
-  actor: z.string().nullable(),
-  phase: z.string().nullable(),
-  details: z.record(z.string(), z.unknown()),
 });
 
 export function patchViewRoutes(deps: ApiDeps): RouteSpec[] {
@@ -94,7 +85,7 @@ export function patchViewRoutes(deps: ApiDeps): RouteSpec[] {
       access: ['auditor', 'admin'],
       params: PatchIdParam,
       responses: {
-        200: { description: 'the timeline, oldest first', schema: z.array(TimelineEntry) },
+        200: { description: 'the timeline, oldest first', schema: z.array(HistoryEntry) },
         404: { description: 'no such patch' },
       },
       handler: async ({ params }) => {

@@ -9,8 +9,8 @@ import {
 } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
-import type { Actor, PatchRequest, PatchStatus as Status } from '../../domain/patch';
-import { workflowIdFor } from '../../domain/patch';
+import { workflowIdFor, type Actor, type PatchRequest } from '../../domain/patch';
+import { PatchStatus } from '../../domain/patch-status';
 import type { Role } from '../../domain/roles';
 import type { User } from '../../db/users';
 import {
@@ -41,7 +41,6 @@ import {
   ExceptionRequest,
   FeedbackRequest,
   PatchIdParam,
-  PatchStatus,
   PostmortemRequest,
   ReviewRequest,
   RevisionRequest,
@@ -94,7 +93,7 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
    * Sends a person's decision to the patch's workflow as an update. The workflow's validator is
    * the judge (segregation of duties lives there); its refusals map to 403, 409 or 400.
    */
-  async function decide<I>(patchId: string, update: UpdateDefinition<Status, [I]>, input: I): Promise<Status> {
+  async function decide<I>(patchId: string, update: UpdateDefinition<PatchStatus, [I]>, input: I): Promise<PatchStatus> {
     const handle = deps.temporal.workflow.getHandle(workflowIdFor(patchId));
     try {
       for (let attempt = 1; ; attempt++) {
@@ -127,7 +126,7 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
     access: Role[] | 'authenticated';
     body: B;
     toInput: (body: z.output<B>, actor: Actor, patchId: string) => Promise<I> | I;
-    update: UpdateDefinition<Status, [I]>;
+    update: UpdateDefinition<PatchStatus, [I]>;
   }): RouteSpec {
     return defineRoute({
       method: 'post',

@@ -1,5 +1,5 @@
 /**
- * The connector activities of a real host (PRODUCT §2 step 7, §4), registered by `patchflow agent`
+ * The connector activities of a real host (docs/process.md, step 7; docs/temporal.md), registered by `patchflow agent`
  * on `patchflow-host-<assetId>`. They drive the host's package manager; the agent keeps no
  * records: its results carry the steps, and the workflow records them.
  *
@@ -11,16 +11,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { InstalledPackage } from '../../domain/asset';
+import type { PackageChange, StepRecord } from '../../domain/host-record';
 import {
   needsReboot,
   roleTestPlan,
   type HostCheck,
   type HostResult,
   type HostWork,
-  type PackageChange,
   type PackageTarget,
   type PipelineStep,
-  type StepRecord,
   type TestCheck,
 } from '../../domain/deployment';
 import { compareVersions } from '../../domain/versions';
