@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
+import { z } from 'zod';
 import { PHASES, STATES, type Phase, type State } from '../domain/patch';
 import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchPriority, PatchState } from '../workflows/search-attributes';
 
@@ -75,20 +76,22 @@ export function decodePageToken(token: string, query: string): Buffer | undefine
   return crypto.timingSafeEqual(Buffer.from(checksum(raw, query)), Buffer.from(sum)) ? raw : undefined;
 }
 
-export interface PatchListItem {
-  id: string;
-  workflowId: string;
-  phase: string | null;
-  state: string | null;
-  priority: number | null;
-  emergency: boolean | null;
-  advisoryIds: string[];
-  title: string | null;
-  requestedBy: string | null;
-  startedAt: string;
-  closedAt: string | null;
-  executionStatus: string;
-}
+/** One patch of `GET /v1/patches`, read from the visibility store (search attributes and memo). */
+export const PatchListItem = z.object({
+  id: z.string(),
+  workflowId: z.string(),
+  phase: z.enum(PHASES).nullable(),
+  state: z.enum(STATES).nullable(),
+  priority: z.number().int().nullable(),
+  emergency: z.boolean().nullable(),
+  advisoryIds: z.array(z.string()),
+  title: z.string().nullable(),
+  requestedBy: z.string().nullable(),
+  startedAt: z.string(),
+  closedAt: z.string().nullable(),
+  executionStatus: z.string().describe('running, completed, failed, cancelled, terminated, timed-out'),
+});
+export type PatchListItem = z.infer<typeof PatchListItem>;
 
 type ListedExecution = Pick<WorkflowExecutionInfo, 'workflowId' | 'typedSearchAttributes' | 'memo' | 'startTime' | 'closeTime' | 'status'>;
 
@@ -99,8 +102,9 @@ export function toListItem(info: ListedExecution): PatchListItem {
   return {
     id: attrs.get(PatchId) ?? info.workflowId.replace(/^patch-/, ''),
     workflowId: info.workflowId,
-    phase: attrs.get(PatchPhase) ?? null,
-    state: attrs.get(PatchState) ?? null,
+    // the patch workflow is the only writer of these two, always with one of the known values
+    phase: (attrs.get(PatchPhase) as Phase | undefined) ?? null,
+    state: (attrs.get(PatchState) as State | undefined) ?? null,
     priority: attrs.get(PatchPriority) ?? null,
     emergency: attrs.get(PatchEmergency) ?? null,
     advisoryIds: attrs.get(PatchAdvisories) ?? [],

@@ -8,7 +8,7 @@ import { PHASES, STATES, workflowIdFor } from '../../domain/patch';
 import type { ApiDeps } from '../deps';
 import { badRequest, isWorkflowNotFound, notFound } from '../errors';
 import { HistoryEntry, renderTimeline } from '../history-timeline';
-import { decodePageToken, encodePageToken, listQuery, PAGE_TOKEN, toListItem } from '../patch-list';
+import { decodePageToken, encodePageToken, listQuery, PAGE_TOKEN, PatchListItem, toListItem } from '../patch-list';
 import { defineRoute, type RouteSpec } from '../route';
 import { AdvisoryId, PatchIdParam } from '../schemas';
 
@@ -25,21 +25,6 @@ const ListQuery = z.strictObject({
     .regex(PAGE_TOKEN, 'the nextPageToken of the previous page, as given')
     .optional()
     .describe('the nextPageToken of the previous page (same filters)'),
-});
-
-const PatchListItem = z.object({
-  id: z.string(),
-  workflowId: z.string(),
-  phase: z.enum(PHASES).nullable(),
-  state: z.enum(STATES).nullable(),
-  priority: z.number().int().nullable(),
-  emergency: z.boolean().nullable(),
-  advisoryIds: z.array(z.string()),
-  title: z.string().nullable(),
-  requestedBy: z.string().nullable(),
-  startedAt: z.string(),
-  closedAt: z.string().nullable(),
-  executionStatus: z.string().describe('running, completed, failed, cancelled, terminated, timed-out'),
 });
 
 const PatchPage = z.object({
