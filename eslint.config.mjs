@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
-/** Every Node built-in, plain and `node:` (`assert` too: the sandbox's own stands in for it). */
+/** Every Node built-in, plain and `node:`; workflow code gets none of them (the samples allow `assert`; we do not need it). */
 const NODE_BUILTINS = builtinModules.filter((m) => !m.startsWith('_')).flatMap((m) => [m, `node:${m}`]);
 
 /** Packages that do I/O: a workflow or a domain rule that imports one is no longer deterministic. */

@@ -161,17 +161,25 @@ export const AssetCompliance = z.object({
 });
 export type AssetCompliance = z.infer<typeof AssetCompliance>;
 
-export const ComplianceView = z.object({
-  asOf: time,
-  atRiskFraction: z.number().describe('share of the time to the recommended deadline after which an open host is at risk'),
-  totals: ComplianceSummary,
-  totalAssets: count.describe('assets matching (`assets` is one page of them)'),
-  assets: z.array(AssetCompliance),
-  patches: z.array(
-    ComplianceSummary.extend({ patchId: z.string(), title: z.string(), priority: Priority, emergency: z.boolean(), deadlines: Deadlines }),
-  ),
-  priorities: z.array(ComplianceSummary.extend({ priority: Priority, name: z.string() })),
-});
+export const ComplianceView = z
+  .object({
+    asOf: time,
+    atRiskFraction: z.number().describe('share of the time to the recommended deadline after which an open host is at risk'),
+    totals: ComplianceSummary,
+    totalAssets: count.describe('assets matching (`assets` is one page of them)'),
+    assets: z.array(AssetCompliance),
+    patches: z.array(
+      ComplianceSummary.extend({
+        patchId: z.string(),
+        title: z.string(),
+        priority: Priority,
+        emergency: z.boolean(),
+        deadlines: Deadlines,
+      }),
+    ),
+    priorities: z.array(ComplianceSummary.extend({ priority: Priority, name: z.string() })),
+  })
+  .meta({ id: 'ComplianceView' });
 export type ComplianceView = z.infer<typeof ComplianceView>;
 
 /**

@@ -1,6 +1,7 @@
 /**
- * Deployment (docs/process.md, steps 4–9): the per-host pipeline's vocabulary, shared by the workflow,
- * the connectors and the API. Pure types and rules, no I/O.
+ * Deployment (docs/process.md, steps 4–9): the per-host pipeline's vocabulary, shared by the
+ * workflow, the connectors and the API. Pure types and rules, no I/O and no zod (the records'
+ * shapes are in host-record.ts).
  */
 import type { ConnectorName } from './asset';
 import type { StepRecord } from './host-record';

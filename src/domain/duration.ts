@@ -1,6 +1,9 @@
 import ms from 'ms';
 
-/** Duration strings (docs/process.md, "Durations and policy"): a number with a unit, such as `500ms`, `30s`, `15m`, `2h`, `7d`. */
+/**
+ * Duration strings (docs/process.md, "Durations and policy"): a number with a unit, such as
+ * `500ms`, `30s`, `15m`, `2h`, `7d`.
+ */
 const DURATION = /^\d+(\.\d+)?\s*(ms|s|m|h|d|w)$/;
 
 /** Milliseconds in a duration string, or undefined when it is not one. */

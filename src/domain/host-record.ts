@@ -26,20 +26,22 @@ export const StepRecord = z.object({
 export type StepRecord = z.infer<typeof StepRecord>;
 
 /** One row of `GET /v1/patches/:id/hosts`. */
-export const HostRecord = z.object({
-  assetId: z.string(),
-  ring: z.enum(ENVIRONMENTS),
-  wave: count.nullable().describe('production wave from 0; null for lab and pilot'),
-  status: z.enum(HOST_STATUSES),
-  reason: z.string().nullable(),
-  attempts: count,
-  changed: z.boolean().describe("this patch's versions are on the host now"),
-  previousVersions: z.record(z.string(), z.string()).nullable(),
-  startedAt: time.nullable(),
-  finishedAt: time.nullable(),
-  steps: z
-    .array(StepRecord.extend({ attempt: count }))
-    .optional()
-    .describe('with steps=true'),
-});
+export const HostRecord = z
+  .object({
+    assetId: z.string(),
+    ring: z.enum(ENVIRONMENTS),
+    wave: count.nullable().describe('production wave from 0; null for lab and pilot'),
+    status: z.enum(HOST_STATUSES),
+    reason: z.string().nullable(),
+    attempts: count,
+    changed: z.boolean().describe("this patch's versions are on the host now"),
+    previousVersions: z.record(z.string(), z.string()).nullable(),
+    startedAt: time.nullable(),
+    finishedAt: time.nullable(),
+    steps: z
+      .array(StepRecord.extend({ attempt: count }))
+      .optional()
+      .describe('with steps=true'),
+  })
+  .meta({ id: 'HostRecord' });
 export type HostRecord = z.infer<typeof HostRecord>;

@@ -35,7 +35,7 @@ export const PatchSettings = z
     maxPerGroupPerWave: z.number().int().min(1).optional(),
     maxFailures: MaxFailures.optional(),
   })
-  .describe('Per-patch overrides of policy');
+  .meta({ id: 'PatchSettings', description: 'Per-patch overrides of policy' });
 export type PatchSettings = z.infer<typeof PatchSettings>;
 
 /** The review and approval terms of one evaluation of a patch. */
@@ -143,63 +143,65 @@ export const Postmortem = z.object({ lessonsLearned: z.string(), actions: z.arra
 export type Postmortem = z.infer<typeof Postmortem>;
 
 /** The status shape of `GET /v1/patches/:id` (docs/http-api.md), answered by the workflow's query. */
-export const PatchStatus = z.object({
-  id: z.string(),
-  workflowId: z.string(),
-  title: z.string(),
-  advisoryIds: z.array(z.string()),
-  cves: z.array(z.string()),
-  emergency: z.boolean(),
-  strategy: z.enum(STRATEGIES).nullable(),
-  requestedBy: z.string(),
-  requestedAt: z.string(),
-  phase,
-  state: z.enum(STATES),
-  outcome: z.enum(OUTCOMES).nullable(),
-  priority: z.number().int().min(1).max(4).nullable(),
-  priorityReasons: z.array(z.string()),
-  deadlines: z.object({ recommended: z.string(), maximum: z.string() }).nullable(),
-  reviews: z.array(Review),
-  decisions: z.array(Decision),
-  targets: z.record(z.enum(ENVIRONMENTS), count),
-  waves: z.array(WaveStatus),
-  hosts: z.record(z.string(), count),
-  stragglers: z.array(Straggler),
-  settings: PatchSettings,
-  revision: count.describe('The evaluation under review: 1, then one more per revision'),
-  awaiting: z.enum(AWAITING).describe('Who or what the patch waits for'),
-  governance: GovernanceTerms.nullable(),
-  plan: RolloutPlanSettings.nullable(),
-  returned: Act.nullable().describe("A reviewer's reject: the patch waits for the operator to revise or cancel"),
-  hold: Act.nullable(),
-  approval: Act.extend({ scopeDigest: z.string(), priority: count, bypassMaintenanceWindows: z.boolean() })
-    .nullable()
-    .describe('The approval in force and the scope it covers'),
-  approvalInvalidated: z
-    .object({ at: z.string(), reasons: z.array(z.string()) })
-    .nullable()
-    .describe('Why the last approval stopped holding, when it did'),
-  lateness: z.array(Lateness),
-  cancelled: Act.nullable(),
-  phases: z
-    .array(z.object({ phase, at: z.string() }))
-    .describe('When each phase was entered, in order (a phase entered twice appears twice)'),
-  lab: LabReport.nullable(),
-  halt: Halt.nullable(),
-  actions: z
-    .array(z.object({ action: z.enum(ROLLOUT_ACTIONS), by: z.string(), at: z.string(), comment: z.string().optional() }))
-    .describe('The rollout actions operators took'),
-  feedback: z.array(Feedback),
-  exceptions: z.array(
-    z.object({ assetId: z.string(), compensatingControl: z.string(), expiresAt: z.string(), approvedBy: z.string(), at: z.string() }),
-  ),
-  deferrals: z.array(z.object({ assetId: z.string(), until: z.string(), reason: z.string(), by: z.string(), at: z.string() })),
-  breaches: z
-    .array(z.object({ assetId: z.string(), reason: z.string() }))
-    .describe('Hosts still non-compliant, not excepted, at the maximum deadline'),
-  postmortem: Postmortem.nullable(),
-  deployment: z
-    .object({ startedAt: z.string().nullable(), finishedAt: z.string().nullable() })
-    .describe('When the patch started changing hosts and when it finished (for time to patch)'),
-});
+export const PatchStatus = z
+  .object({
+    id: z.string(),
+    workflowId: z.string(),
+    title: z.string(),
+    advisoryIds: z.array(z.string()),
+    cves: z.array(z.string()),
+    emergency: z.boolean(),
+    strategy: z.enum(STRATEGIES).nullable(),
+    requestedBy: z.string(),
+    requestedAt: z.string(),
+    phase,
+    state: z.enum(STATES),
+    outcome: z.enum(OUTCOMES).nullable(),
+    priority: z.number().int().min(1).max(4).nullable(),
+    priorityReasons: z.array(z.string()),
+    deadlines: z.object({ recommended: z.string(), maximum: z.string() }).nullable(),
+    reviews: z.array(Review),
+    decisions: z.array(Decision),
+    targets: z.record(z.enum(ENVIRONMENTS), count),
+    waves: z.array(WaveStatus),
+    hosts: z.record(z.string(), count),
+    stragglers: z.array(Straggler),
+    settings: PatchSettings,
+    revision: count.describe('The evaluation under review: 1, then one more per revision'),
+    awaiting: z.enum(AWAITING).describe('Who or what the patch waits for'),
+    governance: GovernanceTerms.nullable(),
+    plan: RolloutPlanSettings.nullable(),
+    returned: Act.nullable().describe("A reviewer's reject: the patch waits for the operator to revise or cancel"),
+    hold: Act.nullable(),
+    approval: Act.extend({ scopeDigest: z.string(), priority: count, bypassMaintenanceWindows: z.boolean() })
+      .nullable()
+      .describe('The approval in force and the scope it covers'),
+    approvalInvalidated: z
+      .object({ at: z.string(), reasons: z.array(z.string()) })
+      .nullable()
+      .describe('Why the last approval stopped holding, when it did'),
+    lateness: z.array(Lateness),
+    cancelled: Act.nullable(),
+    phases: z
+      .array(z.object({ phase, at: z.string() }))
+      .describe('When each phase was entered, in order (a phase entered twice appears twice)'),
+    lab: LabReport.nullable(),
+    halt: Halt.nullable(),
+    actions: z
+      .array(z.object({ action: z.enum(ROLLOUT_ACTIONS), by: z.string(), at: z.string(), comment: z.string().optional() }))
+      .describe('The rollout actions operators took'),
+    feedback: z.array(Feedback),
+    exceptions: z.array(
+      z.object({ assetId: z.string(), compensatingControl: z.string(), expiresAt: z.string(), approvedBy: z.string(), at: z.string() }),
+    ),
+    deferrals: z.array(z.object({ assetId: z.string(), until: z.string(), reason: z.string(), by: z.string(), at: z.string() })),
+    breaches: z
+      .array(z.object({ assetId: z.string(), reason: z.string() }))
+      .describe('Hosts still non-compliant, not excepted, at the maximum deadline'),
+    postmortem: Postmortem.nullable(),
+    deployment: z
+      .object({ startedAt: z.string().nullable(), finishedAt: z.string().nullable() })
+      .describe('When the patch started changing hosts and when it finished (for time to patch)'),
+  })
+  .meta({ id: 'PatchStatus' });
 export type PatchStatus = z.infer<typeof PatchStatus>;

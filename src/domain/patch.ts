@@ -3,8 +3,9 @@ import type { PatchSettings, PatchStatus } from './patch-status';
 import type { Role } from './roles';
 
 /**
- * The patch as the product speaks of it (docs/process.md, docs/http-api.md): phases, states, outcomes, the request
- * that opens a patch and the status every reader sees. Pure types and constants, no I/O, so the
+ * The patch as the product speaks of it (docs/process.md, docs/http-api.md): phases, states,
+ * outcomes, the request that opens a patch, the inputs of its updates and its first status (the
+ * status's shape is in patch-status.ts). Pure types and constants, no I/O and no zod, so the
  * workflow bundle, the activities and the API all share them.
  */
 

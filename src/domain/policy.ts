@@ -134,7 +134,10 @@ export const PolicySchema = z
   });
 export type Policy = z.output<typeof PolicySchema>;
 
-/** The defaults: the deadline table of docs/process.md, "Durations and policy"; thresholds from CVSS's own severity bands. */
+/**
+ * The defaults: the deadline table of docs/process.md, "Durations and policy"; thresholds from
+ * CVSS's own severity bands.
+ */
 export const DEFAULT_POLICY: Policy = {
   deadlines: {
     '1': { recommended: '12h', maximum: '24h' },

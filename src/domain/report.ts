@@ -60,55 +60,60 @@ export type HostLine = z.infer<typeof HostLine>;
 export const ReportEvent = z.object({ at: time, type: z.string(), actor: z.string().nullable(), summary: z.string() });
 export type ReportEvent = z.infer<typeof ReportEvent>;
 
-export const PatchReport = z.object({
-  generatedAt: time,
-  final: z.boolean().describe('the patch has an outcome; otherwise this is its state at generatedAt'),
-  patch: z.object({
-    id: z.string(),
-    title: z.string(),
-    advisoryIds: z.array(z.string()),
-    cves: z.array(z.string()),
-    emergency: z.boolean(),
-    priority: Priority,
-    priorityName: z.string(),
-    priorityReasons: z.array(z.string()),
-    requestedBy: z.string().nullable(),
-    requestedAt: time.nullable(),
-    phase: z.enum(PHASES).nullable().describe('null once the workflow is past retention'),
-    state: z.enum(STATES).nullable(),
-  }),
-  outcome: z.string().nullable(),
-  sla: z
-    .object({
-      openedAt: time,
-      recommendedDeadline: time,
-      maximumDeadline: time,
-      deploymentStartedAt: time,
-      deploymentFinishedAt: time.nullable(),
-      compliantAt: time.nullable().describe('when the last host became compliant; null while one is not'),
-      timeToPatchMs: count.nullable(),
-      met: z.enum(['recommended', 'maximum', 'missed']).nullable().describe('the deadline it was met by, missed, or null while still open'),
-    })
-    .describe('time to patch against the SLA'),
-  compliance: ComplianceSummary,
-  phases: z.array(z.object({ phase: z.enum(PHASES), enteredAt: time, leftAt: time.nullable(), durationMs: count.nullable() })),
-  hosts: count,
-  counts: z.record(z.enum(HOST_STATUSES), count),
-  waves: z
-    .array(z.object({ ring: z.enum(ENVIRONMENTS), wave: count.nullable(), hosts: count, counts: z.record(z.string(), count) }))
-    .describe('lab, pilot, then each production wave; counts of the statuses present'),
-  failures: z.array(HostLine).describe('hosts whose patch failed, was rolled back, or that could not be reached'),
-  stragglers: z
-    .array(HostLine.extend({ sla: z.enum(SLA_STATUSES) }))
-    .describe('hosts not compliant and not deferred that the rollout has been at (or left behind)'),
-  exceptions: z.array(ExceptionRecord.extend({ inForce: z.boolean() })),
-  deferrals: z.array(DeferralRecord.extend({ inForce: z.boolean() })),
-  breaches: z.array(BreachRecord),
-  lab: LabReport.nullable().describe('the lab test findings'),
-  feedback: z.array(Feedback),
-  postmortem: Postmortem.nullable(),
-  timeline: z.array(ReportEvent).describe('every phase, decision, action and record, oldest first, with who did it'),
-});
+export const PatchReport = z
+  .object({
+    generatedAt: time,
+    final: z.boolean().describe('the patch has an outcome; otherwise this is its state at generatedAt'),
+    patch: z.object({
+      id: z.string(),
+      title: z.string(),
+      advisoryIds: z.array(z.string()),
+      cves: z.array(z.string()),
+      emergency: z.boolean(),
+      priority: Priority,
+      priorityName: z.string(),
+      priorityReasons: z.array(z.string()),
+      requestedBy: z.string().nullable(),
+      requestedAt: time.nullable(),
+      phase: z.enum(PHASES).nullable().describe('null once the workflow is past retention'),
+      state: z.enum(STATES).nullable(),
+    }),
+    outcome: z.string().nullable(),
+    sla: z
+      .object({
+        openedAt: time,
+        recommendedDeadline: time,
+        maximumDeadline: time,
+        deploymentStartedAt: time,
+        deploymentFinishedAt: time.nullable(),
+        compliantAt: time.nullable().describe('when the last host became compliant; null while one is not'),
+        timeToPatchMs: count.nullable(),
+        met: z
+          .enum(['recommended', 'maximum', 'missed'])
+          .nullable()
+          .describe('the deadline it was met by, missed, or null while still open'),
+      })
+      .describe('time to patch against the SLA'),
+    compliance: ComplianceSummary,
+    phases: z.array(z.object({ phase: z.enum(PHASES), enteredAt: time, leftAt: time.nullable(), durationMs: count.nullable() })),
+    hosts: count,
+    counts: z.record(z.enum(HOST_STATUSES), count),
+    waves: z
+      .array(z.object({ ring: z.enum(ENVIRONMENTS), wave: count.nullable(), hosts: count, counts: z.record(z.string(), count) }))
+      .describe('lab, pilot, then each production wave; counts of the statuses present'),
+    failures: z.array(HostLine).describe('hosts whose patch failed, was rolled back, or that could not be reached'),
+    stragglers: z
+      .array(HostLine.extend({ sla: z.enum(SLA_STATUSES) }))
+      .describe('hosts not compliant and not deferred that the rollout has been at (or left behind)'),
+    exceptions: z.array(ExceptionRecord.extend({ inForce: z.boolean() })),
+    deferrals: z.array(DeferralRecord.extend({ inForce: z.boolean() })),
+    breaches: z.array(BreachRecord),
+    lab: LabReport.nullable().describe('the lab test findings'),
+    feedback: z.array(Feedback),
+    postmortem: Postmortem.nullable(),
+    timeline: z.array(ReportEvent).describe('every phase, decision, action and record, oldest first, with who did it'),
+  })
+  .meta({ id: 'PatchReport' });
 export type PatchReport = z.infer<typeof PatchReport>;
 
 const FAILURES: readonly HostStatus[] = ['failed', 'rolled-back', 'unreachable'];

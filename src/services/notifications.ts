@@ -1,6 +1,6 @@
 /**
- * Notifications (docs/process.md, "Durations and policy"): JSON POSTs to the policy's webhooks with a Slack-compatible
- * `text`. Each receiver is tried a few times; one that stays down is reported, never thrown,
+ * Notifications (docs/process.md, "Durations and policy"): JSON POSTs to the policy's webhooks
+ * with a Slack-compatible `text`. Each receiver is tried a few times; one that stays down is reported, never thrown,
  * so a broken chat integration cannot stall or fail a patch.
  */
 import type { Logger } from '../logger';

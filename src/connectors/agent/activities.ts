@@ -1,6 +1,6 @@
 /**
- * The connector activities of a real host (docs/process.md, step 7; docs/temporal.md), registered by `patchflow agent`
- * on `patchflow-host-<assetId>`. They drive the host's package manager; the agent keeps no
+ * The connector activities of a real host (docs/process.md, step 7; docs/temporal.md), registered
+ * by `patchflow agent` on `patchflow-host-<assetId>`. They drive the host's package manager; the agent keeps no
  * records: its results carry the steps, and the workflow records them.
  *
  * Dry-run runs only what reads (os-release, the package database, df, the test checks) and
