@@ -31,7 +31,9 @@ const UNTYPED_DATA = Object.fromEntries(
 const SCHEMAS_AS_TYPES = {
   group: [
     'zod',
-    ...['asset', 'compliance', 'cve', 'host-record', 'kev', 'osv', 'patch-status', 'policy', 'report'].map((m) => `**/domain/${m}`),
+    ...['asset', 'compliance', 'cve', 'host-record', 'kev', 'osv', 'patch-requests', 'patch-status', 'policy', 'report'].map(
+      (m) => `**/domain/${m}`,
+    ),
   ],
   allowTypeImports: true,
   message: 'The workflow bundle takes zod schemas as types only (import type); zod itself stays out of it.',

@@ -8,13 +8,13 @@
  */
 import { z } from 'zod';
 import { AWAITING, DECISIONS } from './governance';
-import { ENVIRONMENTS, OUTCOMES, PHASES, ROLLOUT_ACTIONS, STATES, STRATEGIES } from './patch';
+import { ENVIRONMENTS, OUTCOMES, PHASES, ROLLOUT_ACTIONS, SEVERITIES, STATES, STRATEGIES, VERDICTS } from './patch';
 import { duration, MaxFailures } from './policy';
 
 const count = z.number().int();
 const phase = z.enum(PHASES);
-const verdict = z.enum(['approve', 'reject']);
-const severity = z.enum(['low', 'high']);
+const verdict = z.enum(VERDICTS);
+const severity = z.enum(SEVERITIES);
 
 /**
  * Per-patch overrides of policy. Durations are strings such as `500ms`, `30s`, `15m`, `2h`, `7d`

@@ -1,4 +1,14 @@
-import type { DecisionKind } from './governance';
+import type {
+  CancelRequest,
+  DecisionRequest,
+  DeferralRequest,
+  ExceptionRequest,
+  FeedbackRequest,
+  PostmortemRequest,
+  ReviewRequest,
+  RevisionRequest,
+  RolloutRequest,
+} from './patch-requests';
 import type { PatchSettings, PatchStatus } from './patch-status';
 import type { Role } from './roles';
 
@@ -54,69 +64,24 @@ export interface PatchRequest {
   requestedAt: string;
 }
 
-/** The inputs of the workflow's updates; the API adds the authenticated actor. */
-export interface ReviewInput {
-  actor: Actor;
-  verdict: 'approve' | 'reject';
-  priority?: number;
-  comment: string;
-}
-
-export interface DecisionInput {
-  actor: Actor;
-  decision: DecisionKind;
-  comment: string;
-  bypassMaintenanceWindows?: boolean;
-}
-
-export interface RevisionInput {
-  actor: Actor;
-  comment: string;
-  advisoryIds?: string[];
-  emergency?: boolean;
-  settings?: PatchSettings;
-}
-
-export interface CancelInput {
-  actor: Actor;
-  reason: string;
-}
-
+/** A reviewer's verdict on an evaluation. */
+export const VERDICTS = ['approve', 'reject'] as const;
+/** How bad a reported problem is: `high` halts a pilot or monitoring window at once. */
+export const SEVERITIES = ['low', 'high'] as const;
 export const ROLLOUT_ACTIONS = ['pause', 'resume', 'abort', 'rollback', 'retry-stragglers'] as const;
 export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
 
-export interface RolloutInput {
-  actor: Actor;
-  action: RolloutAction;
-  comment?: string;
-}
-
-export interface ExceptionInput {
-  actor: Actor;
-  assetId: string;
-  compensatingControl: string;
-  expiresAt: string;
-}
-
-export interface DeferralInput {
-  actor: Actor;
-  assetId: string;
-  until: string;
-  reason: string;
-}
-
-export interface FeedbackInput {
-  actor: Actor;
-  assetId?: string;
-  severity: 'low' | 'high';
-  message: string;
-}
-
-export interface PostmortemInput {
-  actor: Actor;
-  lessonsLearned: string;
-  actions: string[];
-}
+/** The input of a workflow update: what the person sent (patch-requests.ts) and who they are, as the API authenticated them. */
+export type UpdateInput<Body> = Body & { actor: Actor };
+export type ReviewInput = UpdateInput<ReviewRequest>;
+export type DecisionInput = UpdateInput<DecisionRequest>;
+export type RevisionInput = UpdateInput<RevisionRequest>;
+export type CancelInput = UpdateInput<CancelRequest>;
+export type RolloutInput = UpdateInput<RolloutRequest>;
+export type ExceptionInput = UpdateInput<ExceptionRequest>;
+export type DeferralInput = UpdateInput<DeferralRequest>;
+export type FeedbackInput = UpdateInput<FeedbackRequest>;
+export type PostmortemInput = UpdateInput<PostmortemRequest>;
 
 export const workflowIdFor = (patchId: string) => `patch-${patchId}`;
 

@@ -10,7 +10,8 @@ import { badRequest, isWorkflowNotFound, notFound } from '../errors';
 import { HistoryEntry, renderTimeline } from '../history-timeline';
 import { decodePageToken, encodePageToken, listQuery, PAGE_TOKEN, PatchListItem, toListItem } from '../patch-list';
 import { defineRoute, type RouteSpec } from '../route';
-import { AdvisoryId, PatchIdParam } from '../schemas';
+import { AdvisoryId } from '../../domain/patch-requests';
+import { PatchIdParam } from '../schemas';
 
 const ListQuery = z.strictObject({
   phase: z.enum(PHASES).optional(),

@@ -34,18 +34,17 @@ import { defineRoute, type RouteSpec } from '../route';
 import { COMPLIANT } from '../../domain/deployment';
 import {
   CancelRequest,
-  CreatedPatch,
   CreatePatchRequest,
   DecisionRequest,
   DeferralRequest,
   ExceptionRequest,
   FeedbackRequest,
-  PatchIdParam,
   PostmortemRequest,
   ReviewRequest,
   RevisionRequest,
   RolloutRequest,
-} from '../schemas';
+} from '../../domain/patch-requests';
+import { CreatedPatch, PatchIdParam } from '../schemas';
 
 /** A readable, sortable patch id: the UTC date and 8 random hex digits, e.g. `20261122-9f2c01ab`. */
 function newPatchId(now: Date): string {
