@@ -83,6 +83,16 @@ export type DeferralInput = UpdateInput<DeferralRequest>;
 export type FeedbackInput = UpdateInput<FeedbackRequest>;
 export type PostmortemInput = UpdateInput<PostmortemRequest>;
 
+/**
+ * What a workflow update answers: where the patch stands right after it. Small and of fixed size,
+ * so each decision adds the same few bytes to the history however long the status has grown; the
+ * API reads the whole status with the query afterwards.
+ */
+export interface UpdateAck {
+  phase: Phase;
+  state: State;
+}
+
 export const workflowIdFor = (patchId: string) => `patch-${patchId}`;
 
 export function initialStatus(request: PatchRequest): PatchStatus {

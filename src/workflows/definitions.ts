@@ -11,6 +11,7 @@ import type {
   ReviewInput,
   RevisionInput,
   RolloutInput,
+  UpdateAck,
 } from '../domain/patch';
 
 export const statusQuery = defineQuery<PatchStatus>('status');
@@ -18,17 +19,17 @@ export const statusQuery = defineQuery<PatchStatus>('status');
 /**
  * Every human decision is an update with a validator: a refused one leaves no event in the
  * history, and the caller learns why at once. A refusal is an ApplicationFailure whose type is
- * one of REFUSAL_TYPES.
+ * one of REFUSAL_TYPES. An accepted one answers a small UpdateAck, not the status.
  */
-export const reviewUpdate = defineUpdate<PatchStatus, [ReviewInput]>('review');
-export const decideUpdate = defineUpdate<PatchStatus, [DecisionInput]>('decide');
-export const reviseUpdate = defineUpdate<PatchStatus, [RevisionInput]>('revise');
-export const cancelUpdate = defineUpdate<PatchStatus, [CancelInput]>('cancel');
-export const rolloutUpdate = defineUpdate<PatchStatus, [RolloutInput]>('rollout');
-export const exceptionUpdate = defineUpdate<PatchStatus, [ExceptionInput]>('except');
-export const deferralUpdate = defineUpdate<PatchStatus, [DeferralInput]>('defer');
-export const feedbackUpdate = defineUpdate<PatchStatus, [FeedbackInput]>('feedback');
-export const postmortemUpdate = defineUpdate<PatchStatus, [PostmortemInput]>('postmortem');
+export const reviewUpdate = defineUpdate<UpdateAck, [ReviewInput]>('review');
+export const decideUpdate = defineUpdate<UpdateAck, [DecisionInput]>('decide');
+export const reviseUpdate = defineUpdate<UpdateAck, [RevisionInput]>('revise');
+export const cancelUpdate = defineUpdate<UpdateAck, [CancelInput]>('cancel');
+export const rolloutUpdate = defineUpdate<UpdateAck, [RolloutInput]>('rollout');
+export const exceptionUpdate = defineUpdate<UpdateAck, [ExceptionInput]>('except');
+export const deferralUpdate = defineUpdate<UpdateAck, [DeferralInput]>('defer');
+export const feedbackUpdate = defineUpdate<UpdateAck, [FeedbackInput]>('feedback');
+export const postmortemUpdate = defineUpdate<UpdateAck, [PostmortemInput]>('postmortem');
 
 /** From the patch workflow to a running wave: stop starting hosts (`pause`, `abort`) or go on (`resume`). */
 export const waveControlSignal = defineSignal<['pause' | 'resume' | 'abort']>('wave-control');

@@ -37,6 +37,7 @@ import {
   type ReviewInput,
   type RevisionInput,
   type State,
+  type UpdateAck,
   ROLLOUT_ACTIONS,
 } from '../domain/patch';
 import type { NotificationEvent, Priority } from '../domain/policy';
@@ -462,6 +463,11 @@ class Governance {
     return this.status;
   }
 
+  /** What every update answers (the API reads the whole status with the query). */
+  private ack(): UpdateAck {
+    return { phase: this.status.phase, state: this.status.state };
+  }
+
   private view(): GovernanceView {
     return {
       phase: this.status.phase,
@@ -492,7 +498,7 @@ class Governance {
         });
         this.roundReviewerIds.push(input.actor.id);
         this.everReviewerIds.add(input.actor.id);
-        return s;
+        return this.ack();
       },
       {
         validator: (input: ReviewInput) => {
@@ -547,7 +553,7 @@ class Governance {
             this.rollout!.deployAnyway();
             break;
         }
-        return s;
+        return this.ack();
       },
       {
         validator: (input: DecisionInput) => {
@@ -563,7 +569,7 @@ class Governance {
       reviseUpdate,
       (input) => {
         this.revision = input;
-        return s;
+        return this.ack();
       },
       {
         validator: (input: RevisionInput) => {
@@ -578,7 +584,7 @@ class Governance {
       cancelUpdate,
       async (input) => {
         await this.cancel(input.actor, input.reason);
-        return s;
+        return this.ack();
       },
       {
         validator: (input: CancelInput) => {
@@ -601,7 +607,7 @@ class Governance {
   private registerRolloutHandlers(): void {
     const s = this.status;
     const handle = <I extends { actor: Actor }>(
-      update: UpdateDefinition<PatchStatus, [I]>,
+      update: UpdateDefinition<UpdateAck, [I]>,
       check: (input: I) => Refusal | undefined,
       carryOut: (rollout: Rollout, input: I) => void | Promise<void>,
     ) =>
@@ -609,7 +615,7 @@ class Governance {
         update,
         async (input) => {
           await carryOut(this.rollout!, input);
-          return s;
+          return this.ack();
         },
         {
           validator: (input: I) => {

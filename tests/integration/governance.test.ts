@@ -312,6 +312,37 @@ describe('fast track, hold, revise, cancel, escalation', () => {
     await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'governance-emergency-hold-resume');
   });
 
+  it('writes the same few bytes of history for every decision, however many came before', async () => {
+    const id = await open('opal', { emergency: true });
+    expect((await review(id, 'rita', 'approve')).status).toBe(200);
+    await until(id, (s) => s.phase === 'approval');
+    const PAIRS = 25;
+    for (let i = 0; i < PAIRS; i++) {
+      const held = await decide(id, 'carl', 'hold', { comment: 'waiting for the vendor hotfix' });
+      expect(held.body).toMatchObject({ state: 'on-hold', hold: { by: 'carl' } }); // the API still answers the whole status
+      expect((await decide(id, 'carl', 'resume', { comment: 'hotfix is in' })).status).toBe(200);
+    }
+    expect((await status(id)).decisions).toHaveLength(2 * PAIRS);
+
+    // the bytes each `decide` update put into the history: its input and its result
+    const events = (await stack.client.workflow.getHandle(`patch-${id}`).fetchHistory()).events ?? [];
+    const bytes = (payloads: { data?: Uint8Array | null }[] | null | undefined) =>
+      (payloads ?? []).reduce((n, p) => n + (p.data?.length ?? 0), 0);
+    const inputs = events
+      .filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'decide')
+      .map((e) => bytes(e.workflowExecutionUpdateAcceptedEventAttributes!.acceptedRequest!.input!.args!.payloads));
+    const results = events
+      .filter((e) => e.workflowExecutionUpdateCompletedEventAttributes)
+      .map((e) => bytes(e.workflowExecutionUpdateCompletedEventAttributes!.outcome!.success!.payloads));
+    expect(inputs).toHaveLength(2 * PAIRS);
+    expect(results).toHaveLength(2 * PAIRS + 1); // and the review
+    const decisions = results.slice(1);
+    expect(Math.max(...decisions)).toBeLessThan(100);
+    expect(new Set(inputs.filter((_, i) => i % 2 === 0)).size).toBe(1); // every hold the same size…
+    expect(decisions[decisions.length - 1]).toBe(decisions[1]); // …and the last resume's result as large as the first
+    expect((await decide(id, 'carl', 'cancel')).status).toBe(200);
+  });
+
   it('returns a rejected evaluation to the operator, who revises it; reviews start again', async () => {
     const id = await open();
     expect((await review(id, 'rita', 'reject', { comment: 'the lab host is not a mirror of production' })).status).toBe(200);

@@ -9,7 +9,7 @@ import {
 } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
-import { workflowIdFor, type Actor, type PatchRequest } from '../../domain/patch';
+import { workflowIdFor, type Actor, type PatchRequest, type UpdateAck } from '../../domain/patch';
 import { PatchStatus } from '../../domain/patch-status';
 import type { Role } from '../../domain/roles';
 import type { User } from '../../db/users';
@@ -92,12 +92,14 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
    * Sends a person's decision to the patch's workflow as an update. The workflow's validator is
    * the judge (segregation of duties lives there); its refusals map to 403, 409 or 400.
    */
-  async function decide<I>(patchId: string, update: UpdateDefinition<PatchStatus, [I]>, input: I): Promise<PatchStatus> {
+  async function decide<I>(patchId: string, update: UpdateDefinition<UpdateAck, [I]>, input: I): Promise<PatchStatus> {
     const handle = deps.temporal.workflow.getHandle(workflowIdFor(patchId));
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await handle.executeUpdate(update, { args: [input] });
+          await handle.executeUpdate(update, { args: [input] });
+          // the update answers a small acknowledgment; the status after it comes from the query
+          return await handle.query(statusQuery);
         } catch (err) {
           if (attempt >= UPDATE_ATTEMPTS || !isAbortedWithWorkflowTask(err)) throw err;
         }
@@ -125,7 +127,7 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
     access: Role[] | 'authenticated';
     body: B;
     toInput: (body: z.output<B>, actor: Actor, patchId: string) => Promise<I> | I;
-    update: UpdateDefinition<PatchStatus, [I]>;
+    update: UpdateDefinition<UpdateAck, [I]>;
   }): RouteSpec {
     return defineRoute({
       method: 'post',
