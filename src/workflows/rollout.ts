@@ -453,8 +453,13 @@ export class Rollout {
     return undefined;
   }
 
-  /** Awaits a child, refreshing the host counts in the status while it runs. */
+  /**
+   * Awaits a child. Runs before `host-counts-from-database` also refreshed the host counts every
+   * few seconds while it ran (a history event a few seconds for as long as a wave waits for its
+   * windows); the API now reads those counts from the deployment records.
+   */
   private async untilDone<T>(work: Promise<T>): Promise<T> {
+    if (patched('host-counts-from-database')) return await work;
     let done = false;
     const result = work.finally(() => (done = true));
     while (!done) {

@@ -3,7 +3,7 @@
  * with clusters and injected faults, driven by an operator, two reviewers and an approver.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AssetInput } from '../../src/domain/asset';
+import { DAYS, type AssetInput } from '../../src/domain/asset';
 import { saveHistory } from '../helpers/histories';
 import {
   fleetAsset,
@@ -314,5 +314,45 @@ describe('lab decision, emergency rules and abort', () => {
     ).toBe(200);
     expect(await steps.until(id, (s) => s.state === 'done', 'completion')).toMatchObject({ outcome: 'aborted' });
     await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'rollout-lab-decision-aborted');
+  });
+});
+
+describe('waiting for a maintenance window', () => {
+  /** The events of the patch's workflow and of every child it started, as the server counts them now. */
+  async function totalEvents(patchId: string): Promise<number> {
+    const ids = [`patch-${patchId}`];
+    for await (const wf of stack.client.workflow.list({ query: `WorkflowId STARTS_WITH "patch-${patchId}-"` })) ids.push(wf.workflowId);
+    const lengths = await Promise.all(ids.map(async (wfId) => (await stack.client.workflow.getHandle(wfId).describe()).historyLength));
+    return lengths.reduce((a, b) => a + b, 0);
+  }
+
+  it('adds no history event while production waits days for its window; the status counts hosts from the records', async () => {
+    const source = 'winsrc';
+    const day = DAYS[(new Date(Date.now() + 3 * 86_400_000).getUTCDay() + 6) % 7]!; // DAYS starts on Monday
+    const windows = [{ days: [day], start: '01:00', end: '03:00' }];
+    const a = (id: string, o: Parameters<typeof fleetAsset>[2] = {}) => fleetAsset(`${source}-${id}`, source, o);
+    await importAdvisory(stack, who.opal, 'PF-WIN-0001-1', source);
+    await putAssets(stack, who.opal, [
+      a('lab', { environment: 'lab', role: 'web' }),
+      a('pilot', { environment: 'pilot', role: 'web' }),
+      ...[0, 1, 2].map((i) => a(`prod-${i}`, { role: 'web', timezone: 'UTC', maintenanceWindows: windows })),
+    ]);
+    const id = await steps.openApproved('PF-WIN-0001-1', { settings: { pilotBakeTime: '1s', bakeTime: '1s', productionWaves: 1 } });
+
+    const waiting = await steps.until(id, (s) => s.phase === 'rollout' && s.hosts.pending === 3, 'production waiting for its window');
+    expect(waiting.hosts).toEqual({ installed: 2, pending: 3 });
+    await new Promise((r) => setTimeout(r, 2_000)); // the wave's sweep settles into its wait
+    const before = await totalEvents(id);
+    await new Promise((r) => setTimeout(r, 15_000)); // longer than any short polling interval
+    expect(await totalEvents(id)).toBe(before);
+
+    expect((await steps.post(id, 'rollout', who.opal, { action: 'abort', comment: 'not waiting three days in a test' })).status).toBe(200);
+    await steps.until(id, (s) => s.awaiting === 'postmortem', 'the postmortem after the abort');
+    expect((await steps.post(id, 'postmortem', who.opal, { lessonsLearned: 'Windows hold.', actions: [] })).status).toBe(200);
+    expect(await steps.until(id, (s) => s.state === 'done', 'completion')).toMatchObject({
+      outcome: 'aborted',
+      hosts: { installed: 2, pending: 3 },
+    });
+    await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'rollout-waiting-for-window-aborted');
   });
 });

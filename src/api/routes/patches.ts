@@ -13,6 +13,7 @@ import { workflowIdFor, type Actor, type PatchRequest, type UpdateAck } from '..
 import { PatchStatus } from '../../domain/patch-status';
 import type { Role } from '../../domain/roles';
 import type { User } from '../../db/users';
+import { hostCounts } from '../../db/deployments';
 import {
   cancelUpdate,
   decideUpdate,
@@ -89,6 +90,18 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
   }
 
   /**
+   * The workflow's status with the host counts of the deployment records: the workflow does not
+   * poll the database for them while its waves run (they change with every host).
+   */
+  async function currentStatus(patchId: string): Promise<PatchStatus> {
+    const [status, hosts] = await Promise.all([
+      deps.temporal.workflow.getHandle(workflowIdFor(patchId)).query(statusQuery),
+      hostCounts(deps.pool, patchId),
+    ]);
+    return { ...status, hosts };
+  }
+
+  /**
    * Sends a person's decision to the patch's workflow as an update. The workflow's validator is
    * the judge (segregation of duties lives there); its refusals map to 403, 409 or 400.
    */
@@ -99,7 +112,7 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
         try {
           await handle.executeUpdate(update, { args: [input] });
           // the update answers a small acknowledgment; the status after it comes from the query
-          return await handle.query(statusQuery);
+          return await currentStatus(patchId);
         } catch (err) {
           if (attempt >= UPDATE_ATTEMPTS || !isAbortedWithWorkflowTask(err)) throw err;
         }
@@ -222,8 +235,7 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
       responses: { 200: { description: 'status', schema: PatchStatus }, 404: { description: 'no such patch' } },
       handler: async ({ params }) => {
         try {
-          const status = await deps.temporal.workflow.getHandle(workflowIdFor(params.id)).query(statusQuery);
-          return { body: status };
+          return { body: await currentStatus(params.id) };
         } catch (err) {
           if (err instanceof WorkflowNotFoundError) throw notFound(`No patch ${params.id}`);
           throw err;
