@@ -51,7 +51,7 @@ const deployment = proxyActivities<DeploymentActivities>({
 
 const now = () => new Date().toISOString();
 const ms = (duration: string) => parseDuration(duration)!;
-/** How often the host counts in the status are refreshed while a wave runs. */
+/** How often runs started before `host-counts-from-database` refreshed the host counts while a wave ran. */
 const COUNTS_REFRESH = '10 seconds';
 
 /** What the rollout needs from the rest of the patch workflow. */
