@@ -26,7 +26,8 @@ export interface DeploymentActivities {
    */
   startDeployment(input: StartDeploymentInput): Promise<DeploymentPlan>;
   /** The next `limit` hosts of a ring/wave after `after` (position), each with its next window. */
-  waveHosts(input: WaveSelector & { after: number; limit: number; bypassWindows: boolean }): Promise<WaveHost[]>;
+  /** A page of a wave's hosts, each with its next window as seen `at` (the workflow's time; default now). */
+  waveHosts(input: WaveSelector & { after: number; limit: number; bypassWindows: boolean; at?: string }): Promise<WaveHost[]>;
   /** Records an agent's step results and the host status they lead to (the simulated connector records its own). */
   recordHostSteps(input: { work: HostWork; result: HostResult }): Promise<void>;
   /** Sets a host's status without running anything (held by its group's failure, aborted before start). */

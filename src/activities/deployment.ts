@@ -9,6 +9,7 @@ import { currentPolicy } from '../db/policy';
 import { inTransaction } from '../db/transaction';
 import { packageVersionScheme } from '../domain/asset';
 import type { HostStatus, WaveHost } from '../domain/deployment';
+import { parseDuration } from '../domain/duration';
 import type { Environment } from '../domain/patch';
 import { nextPatchWindow, planWaves, strategyOrder, type ChangeFreeze } from '../domain/planner';
 import { compareVersions } from '../domain/versions';
@@ -80,14 +81,18 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
     async waveHosts(input) {
       const [rows, { policy }] = await Promise.all([db.waveHosts(pool, input), currentPolicy(pool)]);
       const freezes: ChangeFreeze[] = policy.rollout.changeFreezes;
-      const now = new Date();
+      const minRemaining = parseDuration(policy.rollout.minWindowRemaining)!;
+      // the workflow's time, not this process's: under a time-skipping test server they differ
+      const now = input.at ? new Date(input.at) : new Date();
       return rows.map((r): WaveHost => {
         const window = nextPatchWindow(
           { timezone: r.timezone, maintenanceWindows: r.maintenanceWindows },
           now,
           freezes,
           input.bypassWindows,
+          minRemaining,
         );
+        const closes = window && window.end.getTime() < NEVER_CLOSES ? window.end : null;
         return {
           assetId: r.assetId,
           position: r.position,
@@ -97,7 +102,11 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
           packages: r.packages,
           status: r.status,
           window: window
-            ? { opensAt: window.start.toISOString(), closesAt: window.end.getTime() >= NEVER_CLOSES ? null : window.end.toISOString() }
+            ? {
+                opensAt: window.start.toISOString(),
+                closesAt: closes?.toISOString() ?? null,
+                startBy: closes ? new Date(closes.getTime() - minRemaining).toISOString() : null,
+              }
             : null,
         };
       });

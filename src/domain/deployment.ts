@@ -124,11 +124,22 @@ export interface WaveHost {
   packages: PackageTarget[];
   status: HostStatus;
   /**
-   * The next interval the host may be changed in, from the time of the call: `closesAt` null when
-   * it never closes (no maintenance windows, or the emergency bypass). null: no window opens
-   * within the planner's horizon.
+   * The next interval the host may be changed in, from the time asked about: `closesAt` null when
+   * it never closes (no maintenance windows, or the emergency bypass); `startBy` the last moment
+   * an install may begin, the policy's `minWindowRemaining` before it closes (absent from results
+   * recorded before it existed). null: no window opens within the planner's horizon.
    */
-  window: { opensAt: string; closesAt: string | null } | null;
+  window: { opensAt: string; closesAt: string | null; startBy?: string | null } | null;
+}
+
+/**
+ * Whether a queued host may start at `now` (ms): its window is open and leaves enough of itself.
+ * A host queued while its window was open may have waited behind others until it no longer does.
+ */
+export function mayStartNow(window: WaveHost['window'], now: number): boolean {
+  if (window === null || Date.parse(window.opensAt) > now) return false;
+  if (window.closesAt === null) return true;
+  return now <= Date.parse(window.startBy ?? window.closesAt);
 }
 
 /** The plan `startDeployment` records and returns: the hosts of lab and pilot, the production waves' sizes. */

@@ -186,7 +186,8 @@ const HORIZON_DAYS = 60;
 
 /**
  * The first interval, at or after `from`, in which the host may be changed: inside one of its
- * maintenance windows (none at all means any time) and outside every change freeze. With the
+ * maintenance windows (none at all means any time) and outside every change freeze, with at least
+ * `minRemainingMs` of it left (an install must not start just before the window closes). With the
  * emergency bypass, now. `undefined` when nothing opens within the horizon.
  */
 export function nextPatchWindow(
@@ -194,6 +195,7 @@ export function nextPatchWindow(
   from: Date,
   freezes: ChangeFreeze[],
   emergencyBypass: boolean,
+  minRemainingMs = 0,
 ): { start: Date; end: Date } | undefined {
   const FOREVER = new Date(8.64e15);
   if (emergencyBypass) return { start: from, end: FOREVER };
@@ -204,14 +206,17 @@ export function nextPatchWindow(
   const candidates = host.maintenanceWindows.length === 0 ? [{ start: from.getTime(), end: FOREVER.getTime() }] : windowsAfter(host, from);
   for (const window of candidates) {
     let start = Math.max(window.start, from.getTime());
-    for (const freeze of frozen) {
-      if (freeze.end <= start || freeze.start >= window.end) continue;
-      if (freeze.start <= start) start = freeze.end;
-      else break; // open from `start` until this freeze begins
+    while (start < window.end) {
+      const covering = frozen.find((f) => f.start <= start && f.end > start);
+      if (covering) {
+        start = covering.end;
+        continue;
+      }
+      const nextFreeze = frozen.find((f) => f.start > start && f.start < window.end);
+      const end = nextFreeze ? nextFreeze.start : window.end;
+      if (end - start >= minRemainingMs) return { start: new Date(start), end: new Date(end) };
+      start = end; // too little left before the freeze: look past it
     }
-    if (start >= window.end) continue;
-    const nextFreeze = frozen.find((f) => f.start > start && f.start < window.end);
-    return { start: new Date(start), end: new Date(nextFreeze ? nextFreeze.start : window.end) };
   }
   return undefined;
 }

@@ -69,6 +69,8 @@ const RolloutSchema = z.strictObject({
     .default([]),
   /** Low-severity feedback reports that halt a pilot or monitoring window (one high-severity report always does). */
   feedbackThreshold: z.number().int().min(1).default(3),
+  /** A host starts only while this much of its window is left: time for the install and a reboot. */
+  minWindowRemaining: duration.default('30m'),
 });
 
 const NotificationsSchema = z.strictObject({
@@ -97,6 +99,7 @@ export const DEFAULT_ROLLOUT: z.output<typeof RolloutSchema> = {
   stragglerRetryInterval: '1h',
   changeFreezes: [],
   feedbackThreshold: 3,
+  minWindowRemaining: '30m',
 };
 
 export const PolicySchema = z

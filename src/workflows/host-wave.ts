@@ -14,6 +14,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   TimeoutFailure,
@@ -23,7 +24,15 @@ import type { DeploymentActivities } from '../activities/deployment-contract';
 import type { ConnectorName } from '../domain/asset';
 import type { ConnectorActivities } from '../connectors/contract';
 import { hostTaskQueue } from '../connectors/contract';
-import { BUDGET_FAILURES, type HostResult, type HostStatus, type HostWork, type WaveHost, type WaveSelector } from '../domain/deployment';
+import {
+  BUDGET_FAILURES,
+  mayStartNow,
+  type HostResult,
+  type HostStatus,
+  type HostWork,
+  type WaveHost,
+  type WaveSelector,
+} from '../domain/deployment';
 import { waveControlSignal } from './definitions';
 
 /** Hosts one run starts at most before it continues as new. */
@@ -144,6 +153,8 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
     counts: {},
     paused: false,
   };
+  // a host starts only while its window leaves `minWindowRemaining`, judged when it starts, not when it was queued
+  const windowsAtStart = patched('windows-at-start');
   const waiting = new Map(carry.waiting);
   const stoppedGroups = new Set(carry.stoppedGroups);
   let { after, rescan, failures, paused } = carry;
@@ -214,7 +225,8 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
       exhausted = false;
     }
     if (queue.length < maxConcurrent && !exhausted && !timeToContinue) {
-      const page = await deployment.waveHosts({ ...selector, after, limit: PAGE, bypassWindows });
+      const at = windowsAtStart ? { at: new Date().toISOString() } : {};
+      const page = await deployment.waveHosts({ ...selector, after, limit: PAGE, bypassWindows, ...at });
       if (page.length < PAGE) exhausted = true;
       if (page.length > 0) after = page[page.length - 1]!.position;
       for (const host of page) {
@@ -240,6 +252,11 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
       const host = queue.splice(next, 1)[0]!;
       if (host.redundancyGroup && stoppedGroups.has(host.redundancyGroup)) {
         await hold(host, `held: another member of ${host.redundancyGroup} failed in this patch`);
+        continue;
+      }
+      if (windowsAtStart && !mayStartNow(host.window, Date.now())) {
+        // its window closes too soon (or a freeze begins): look again once it has closed
+        waiting.set(host.assetId, host.window?.closesAt ?? new Date().toISOString());
         continue;
       }
       startedHere.add(host.assetId);

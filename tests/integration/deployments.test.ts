@@ -484,6 +484,24 @@ describe('deployment activities', () => {
     )!;
     expect(windowed.window!.closesAt).toBe(expected.end.toISOString());
     expect(Date.parse(windowed.window!.closesAt!) - Date.parse(windowed.window!.opensAt)).toBeLessThanOrEqual(2 * 3_600_000);
+    // the policy's minWindowRemaining (30m) before it closes is the last moment an install may begin
+    expect(Date.parse(windowed.window!.closesAt!) - Date.parse(windowed.window!.startBy!)).toBe(30 * 60_000);
+    // asked about another time (the workflow's own clock), the window is the one open then
+    const later = await acts.waveHosts({
+      patchId,
+      ring: 'pilot',
+      wave: null,
+      after: windowed.position - 1,
+      limit: 1,
+      bypassWindows: false,
+      // 03:45 Tokyo (18:45 UTC): 15 minutes of today's 02:00–04:00 window left, too few; tomorrow's then
+      at: '2030-01-07T18:45:00Z',
+    });
+    expect(later[0]!.window).toEqual({
+      opensAt: '2030-01-08T17:00:00.000Z',
+      closesAt: '2030-01-08T19:00:00.000Z',
+      startBy: '2030-01-08T18:30:00.000Z',
+    });
     const bypassed = await acts.waveHosts({
       patchId,
       ring: 'pilot',
@@ -503,7 +521,11 @@ describe('deployment activities', () => {
     await savePolicy(pool, { ...DEFAULT_POLICY, rollout: { ...DEFAULT_POLICY.rollout, changeFreezes: [freeze] } }, 'test');
     try {
       const frozen = await acts.waveHosts({ patchId, ring: 'pilot', wave: null, after: -1, limit: 10, bypassWindows: false });
-      expect(frozen.find((h) => h.assetId === 'page-0')!.window).toEqual({ opensAt: new Date(freeze.end).toISOString(), closesAt: null });
+      expect(frozen.find((h) => h.assetId === 'page-0')!.window).toEqual({
+        opensAt: new Date(freeze.end).toISOString(),
+        closesAt: null,
+        startBy: null,
+      });
       expect(frozen.find((h) => h.assetId === 'page-win')!.window).toBeNull();
       const emergency = await acts.waveHosts({ patchId, ring: 'pilot', wave: null, after: -1, limit: 10, bypassWindows: true });
       expect(emergency.every((h) => h.window !== null && h.window.closesAt === null)).toBe(true);

@@ -170,6 +170,59 @@ describe('nextPatchWindow', () => {
     expect(bypass.start.toISOString()).toBe('2026-11-19T12:00:00.000Z');
   });
 
+  it('leaves out what is too short: the end of an open window, a stretch before a freeze', () => {
+    const HALF_HOUR = 30 * 60_000;
+    // Saturday 04:45 Berlin (03:45 UTC): 15 minutes of the window left, so the next one (Sunday 01:00 Berlin)
+    const late = nextPatchWindow(berlin, new Date('2026-11-21T03:45:00Z'), [], false, HALF_HOUR)!;
+    expect(late.start.toISOString()).toBe('2026-11-22T00:00:00.000Z');
+    // with 90 minutes left (03:30 Berlin) it starts now
+    const early = nextPatchWindow(berlin, new Date('2026-11-21T02:30:00Z'), [], false, HALF_HOUR)!;
+    expect(early.start.toISOString()).toBe('2026-11-21T02:30:00.000Z');
+    // a freeze from 00:20 UTC leaves 20 minutes before it; the window goes on after it ends at 01:00 UTC
+    const freeze = [{ start: '2026-11-21T00:20:00Z', end: '2026-11-21T01:00:00Z' }];
+    const after = nextPatchWindow(berlin, new Date('2026-11-20T12:00:00Z'), freeze, false, HALF_HOUR)!;
+    expect([after.start.toISOString(), after.end.toISOString()]).toEqual(['2026-11-21T01:00:00.000Z', '2026-11-21T04:00:00.000Z']);
+  });
+
+  it('counts what is left of a window in real time across a DST change', () => {
+    // Sunday 2026-03-29 01:00–04:00 Berlin: clocks jump from 02:00 to 03:00, so the window lasts 2 hours
+    const sunday = { timezone: 'Europe/Berlin', maintenanceWindows: [{ days: ['sun' as const], start: '01:00', end: '04:00' }] };
+    const window = nextPatchWindow(sunday, new Date('2026-03-28T12:00:00Z'), [], false, 2 * 3_600_000)!;
+    expect([window.start.toISOString(), window.end.toISOString()]).toEqual(['2026-03-29T00:00:00.000Z', '2026-03-29T02:00:00.000Z']);
+    // asking for more than those 2 hours skips to the next Sunday's full 3 hours (summer time: 01:00 Berlin = 23:00 UTC)
+    const longer = nextPatchWindow(sunday, new Date('2026-03-28T12:00:00Z'), [], false, 2.5 * 3_600_000)!;
+    expect(longer.start.toISOString()).toBe('2026-04-04T23:00:00.000Z');
+  });
+
+  it('always leaves at least the minimum of its window (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date('2026-01-01'), max: new Date('2027-12-31'), noInvalidDate: true }),
+        fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Sydney'),
+        fc.integer({ min: 0, max: 23 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 240 }),
+        (from, timezone, startHour, hours, minMinutes) => {
+          const host = {
+            timezone,
+            maintenanceWindows: [
+              {
+                days: ['sat' as const],
+                start: `${String(startHour).padStart(2, '0')}:00`,
+                end: `${String((startHour + hours) % 24).padStart(2, '0')}:00`,
+              },
+            ],
+          };
+          const next = nextPatchWindow(host, from, [], false, minMinutes * 60_000);
+          if (next === undefined) return; // the window is never that long
+          expect(next.end.getTime() - next.start.getTime()).toBeGreaterThanOrEqual(minMinutes * 60_000);
+          expect(next.start.getTime()).toBeGreaterThanOrEqual(from.getTime());
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('never opens inside a freeze or outside a window (property)', () => {
     fc.assert(
       fc.property(

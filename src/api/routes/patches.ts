@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
 import {
   ApplicationFailure,
   isGrpcServiceError,
@@ -60,8 +61,9 @@ const REFUSAL_STATUS: Record<string, [number, string]> = {
   [REFUSAL_TYPES.invalid]: [400, 'bad_request'],
 };
 
-/** How often an update aborted with its workflow task (see below) is sent again. */
-const UPDATE_ATTEMPTS = 3;
+/** How often an update aborted with its workflow task (see below) is sent, and the first pause before sending it again (doubling). */
+const UPDATE_ATTEMPTS = 5;
+const UPDATE_RETRY_MS = 100;
 const GRPC_FAILED_PRECONDITION = 9;
 
 /**
@@ -115,6 +117,12 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
           return await currentStatus(patchId);
         } catch (err) {
           if (attempt >= UPDATE_ATTEMPTS || !isAbortedWithWorkflowTask(err)) throw err;
+          deps.logger.warn(
+            { patch: patchId, update: update.name, attempt },
+            'the update was aborted with its workflow task; sending it again',
+          );
+          // the events that failed that task are in the history by the time the next one runs
+          await setTimeout(UPDATE_RETRY_MS * 2 ** (attempt - 1));
         }
       }
     } catch (err) {
