@@ -354,5 +354,7 @@ describe('waiting for a maintenance window', () => {
       hosts: { installed: 2, pending: 3 },
     });
     await saveHistory(stack.client.workflow.getHandle(`patch-${id}`), 'rollout-waiting-for-window-aborted');
+    const waves = stack.client.workflow.list({ query: `WorkflowId STARTS_WITH "patch-${id}-production-"` });
+    for await (const wave of waves) await saveHistory(stack.client.workflow.getHandle(wave.workflowId), 'rollout-wave-waiting-for-window');
   });
 });
