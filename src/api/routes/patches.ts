@@ -121,7 +121,7 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
             { patch: patchId, update: update.name, attempt },
             'the update was aborted with its workflow task; sending it again',
           );
-          // the events that failed that task are in the history by the time the next one runs
+          // a short pause lets the events that raced the aborted task land first
           await setTimeout(UPDATE_RETRY_MS * 2 ** (attempt - 1));
         }
       }
