@@ -6,9 +6,9 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { isExecutable, onPath, toolCacheDir } from './tools';
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 const MODULE = 'github.com/temporalio/cli/cmd/temporal';
@@ -32,30 +32,9 @@ export class TemporalCliError extends Error {
   override name = 'TemporalCliError';
 }
 
-export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base =
-    env.XDG_CACHE_HOME ||
-    (process.platform === 'darwin' ? path.join(os.homedir(), 'Library', 'Caches') : path.join(os.homedir(), '.cache'));
-  return path.join(base, 'patchflow', 'temporal-cli', TEMPORAL_CLI_VERSION);
-}
+export const cacheDir = (env: NodeJS.ProcessEnv = process.env): string => toolCacheDir('temporal-cli', TEMPORAL_CLI_VERSION, env);
 
 const binaryName = process.platform === 'win32' ? 'temporal.exe' : 'temporal';
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function onPath(env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, binaryName))) return path.join(dir, binaryName);
-  }
-  return undefined;
-}
 
 export async function provisionTemporalCli(options: ProvisionOptions = {}): Promise<ProvisionedCli> {
   const env = options.env ?? process.env;
@@ -67,7 +46,7 @@ export async function provisionTemporalCli(options: ProvisionOptions = {}): Prom
     }
     return { path: env.TEMPORAL_CLI, source: 'TEMPORAL_CLI' };
   }
-  const fromPath = onPath(env);
+  const fromPath = onPath(binaryName, env);
   if (fromPath) return { path: fromPath, source: 'PATH' };
 
   const dir = cacheDir(env);

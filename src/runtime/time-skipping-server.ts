@@ -11,9 +11,9 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { isExecutable, onPath, toolCacheDir } from './tools';
 
 export const TEST_SERVER_VERSION = '1.31.0';
 /** The slf4j API version the test server depends on; its simple binding prints the server's warnings. */
@@ -38,13 +38,8 @@ export class TimeSkippingServerError extends Error {
   override name = 'TimeSkippingServerError';
 }
 
-/** The same per-user cache convention as the Temporal CLI's (temporal-cli.ts). */
-export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base =
-    env.XDG_CACHE_HOME ||
-    (process.platform === 'darwin' ? path.join(os.homedir(), 'Library', 'Caches') : path.join(os.homedir(), '.cache'));
-  return path.join(base, 'patchflow', 'time-skipping-server', TEST_SERVER_VERSION);
-}
+/** The same per-user cache as the Temporal CLI's (tools.ts). */
+export const cacheDir = (env: NodeJS.ProcessEnv = process.env): string => toolCacheDir('time-skipping-server', TEST_SERVER_VERSION, env);
 
 /**
  * `TestServer.createPortBoundServer` (temporal-test-server), with the gRPC server bound to
@@ -196,22 +191,6 @@ function findJdkTool(tool: 'java' | 'javac', env: NodeJS.ProcessEnv): string {
   throw new TimeSkippingServerError(
     `The time-skipping test server needs Java, and \`${tool}\` is not on PATH${tool === 'javac' ? ' (a JRE has no javac)' : ''}. ${INSTALL_JDK}`,
   );
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
-  }
-  return undefined;
 }
 
 function readText(file: string): string | undefined {

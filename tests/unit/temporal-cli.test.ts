@@ -1,33 +1,14 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cacheDir, provisionTemporalCli, TEMPORAL_CLI_VERSION, TemporalCliError } from '../../src/runtime/temporal-cli';
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-cli-'));
-  dirs.push(dir);
-  return dir;
-}
-
-function executable(dir: string, name: string, script = 'exit 0'): string {
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
-  return file;
-}
+import { executable, tempDir } from '../helpers/temp-files';
 
 const offline = async () => false;
 
 describe('Temporal CLI lookup order (README, "The Temporal CLI")', () => {
   it('1. TEMPORAL_CLI wins over everything else', async () => {
-    const explicit = executable(tempDir(), 'my-temporal');
-    const pathDir = tempDir();
+    const explicit = executable(tempDir('pf-cli-'), 'my-temporal');
+    const pathDir = tempDir('pf-cli-');
     executable(pathDir, 'temporal');
     const found = await provisionTemporalCli({ env: { TEMPORAL_CLI: explicit, PATH: pathDir }, internetReachable: offline });
     expect(found).toEqual({ path: explicit, source: 'TEMPORAL_CLI' });
@@ -40,9 +21,9 @@ describe('Temporal CLI lookup order (README, "The Temporal CLI")', () => {
   });
 
   it('2. then `temporal` on PATH, before the cache', async () => {
-    const pathDir = tempDir();
+    const pathDir = tempDir('pf-cli-');
     const onPath = executable(pathDir, 'temporal');
-    const cache = tempDir();
+    const cache = tempDir('pf-cli-');
     executable(cacheDir({ XDG_CACHE_HOME: cache }), 'temporal');
     const found = await provisionTemporalCli({
       env: { PATH: `/nonexistent:${pathDir}`, XDG_CACHE_HOME: cache },
@@ -52,18 +33,19 @@ describe('Temporal CLI lookup order (README, "The Temporal CLI")', () => {
   });
 
   it('3. then the per-user cache, versioned', async () => {
-    const cache = tempDir();
+    const cache = tempDir('pf-cli-');
     const dir = cacheDir({ XDG_CACHE_HOME: cache });
     expect(dir).toBe(path.join(cache, 'patchflow', 'temporal-cli', TEMPORAL_CLI_VERSION));
     const cached = executable(dir, 'temporal');
-    const found = await provisionTemporalCli({ env: { PATH: tempDir(), XDG_CACHE_HOME: cache }, internetReachable: offline });
+    const found = await provisionTemporalCli({ env: { PATH: tempDir('pf-cli-'), XDG_CACHE_HOME: cache }, internetReachable: offline });
     expect(found).toEqual({ path: cached, source: 'cache' });
   });
 
   it('with neither Go nor internet, says what to install', async () => {
-    const error = await provisionTemporalCli({ env: { PATH: tempDir(), XDG_CACHE_HOME: tempDir() }, internetReachable: offline }).catch(
-      (e) => e,
-    );
+    const error = await provisionTemporalCli({
+      env: { PATH: tempDir('pf-cli-'), XDG_CACHE_HOME: tempDir('pf-cli-') },
+      internetReachable: offline,
+    }).catch((e) => e);
     expect(error).toBeInstanceOf(TemporalCliError);
     expect(error.message).toContain('Go is not installed');
     expect(error.message).toContain('install Go 1.25 or newer');
@@ -71,9 +53,11 @@ describe('Temporal CLI lookup order (README, "The Temporal CLI")', () => {
   });
 
   it('treats a Go older than 1.25 as absent, and says so', async () => {
-    const bin = tempDir();
+    const bin = tempDir('pf-cli-');
     executable(bin, 'go', 'echo go1.21.4');
-    const error = await provisionTemporalCli({ env: { PATH: bin, XDG_CACHE_HOME: tempDir() }, internetReachable: offline }).catch((e) => e);
+    const error = await provisionTemporalCli({ env: { PATH: bin, XDG_CACHE_HOME: tempDir('pf-cli-') }, internetReachable: offline }).catch(
+      (e) => e,
+    );
     expect(error).toBeInstanceOf(TemporalCliError);
     expect(error.message).toContain('Go 1.21 is installed, but the CLI needs Go 1.25 or newer');
   });

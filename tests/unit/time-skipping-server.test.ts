@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   cacheDir,
   LAUNCHER_SOURCE,
@@ -14,24 +13,7 @@ import {
   TimeSkippingServerError,
   wrapperScript,
 } from '../../src/runtime/time-skipping-server';
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-tss-'));
-  dirs.push(dir);
-  return dir;
-}
-
-function executable(dir: string, name: string, script = 'exit 0'): string {
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
-  return file;
-}
+import { executable, tempDir } from '../helpers/temp-files';
 
 /** A cache as a finished provisioning leaves it, with stand-in jars; returns the jar paths. */
 function filledCache(xdg: string): string[] {
@@ -56,7 +38,7 @@ describe('the wrapper script the SDK runs', () => {
   });
 
   it('is a shell script sh reads back to the same words', () => {
-    const dir = tempDir();
+    const dir = tempDir('pf-tss-');
     const bin = executable(path.join(dir, 'jdk 17', 'bin'), 'java', 'for a in "$@"; do echo "$a"; done');
     const wrapper = path.join(dir, 'wrapper');
     fs.writeFileSync(wrapper, wrapperScript({ java: bin, classesDir: '/c', classpath: ["/m2/it's.jar"] }), { mode: 0o755 });
@@ -100,7 +82,7 @@ describe('the cache', () => {
   });
 
   it('reads a classpath only while every jar in it is there', () => {
-    const dir = tempDir();
+    const dir = tempDir('pf-tss-');
     const jar = path.join(dir, 'a.jar');
     fs.writeFileSync(jar, '');
     const list = path.join(dir, 'classpath.txt');
@@ -112,9 +94,9 @@ describe('the cache', () => {
   });
 
   it('a filled cache is used without Maven or javac, and the wrapper is written', async () => {
-    const xdg = tempDir();
+    const xdg = tempDir('pf-tss-');
     const jars = filledCache(xdg);
-    const java = executable(tempDir(), 'java');
+    const java = executable(tempDir('pf-tss-'), 'java');
     const found = await provisionTimeSkippingServer({ env: { PATH: path.dirname(java), XDG_CACHE_HOME: xdg } });
     expect(found).toEqual({ path: path.join(cacheDir({ XDG_CACHE_HOME: xdg }), 'temporal-test-server'), source: 'cache' });
     expect(fs.readFileSync(found.path, 'utf8')).toBe(
@@ -124,10 +106,10 @@ describe('the cache', () => {
   });
 
   it('a jar gone from ~/.m2 means resolving again, and without Maven that says what to install', async () => {
-    const xdg = tempDir();
+    const xdg = tempDir('pf-tss-');
     const jars = filledCache(xdg);
     fs.rmSync(jars[1]!);
-    const java = executable(tempDir(), 'java');
+    const java = executable(tempDir('pf-tss-'), 'java');
     const error = await provisionTimeSkippingServer({ env: { PATH: path.dirname(java), XDG_CACHE_HOME: xdg } }).catch((e) => e);
     expect(error).toBeInstanceOf(TimeSkippingServerError);
     expect(error.message).toContain('no `mvn` on PATH');
@@ -137,26 +119,28 @@ describe('the cache', () => {
 
 describe('what is missing, said plainly', () => {
   it('without java: install a JDK', async () => {
-    const error = await provisionTimeSkippingServer({ env: { PATH: tempDir(), XDG_CACHE_HOME: tempDir() } }).catch((e) => e);
+    const error = await provisionTimeSkippingServer({ env: { PATH: tempDir('pf-tss-'), XDG_CACHE_HOME: tempDir('pf-tss-') } }).catch(
+      (e) => e,
+    );
     expect(error).toBeInstanceOf(TimeSkippingServerError);
     expect(error.message).toContain('`java` is not on PATH');
     expect(error.message).toContain('Install a JDK 17 or newer');
   });
 
   it('a JAVA_HOME without bin/java is an error, not a silent fallback to PATH', async () => {
-    const java = executable(tempDir(), 'java');
+    const java = executable(tempDir('pf-tss-'), 'java');
     const error = await provisionTimeSkippingServer({
-      env: { JAVA_HOME: '/nonexistent/jdk', PATH: path.dirname(java), XDG_CACHE_HOME: tempDir() },
+      env: { JAVA_HOME: '/nonexistent/jdk', PATH: path.dirname(java), XDG_CACHE_HOME: tempDir('pf-tss-') },
     }).catch((e) => e);
     expect(error).toBeInstanceOf(TimeSkippingServerError);
     expect(error.message).toContain('JAVA_HOME=/nonexistent/jdk has no bin/java');
   });
 
   it('a failing Maven reports the end of its output', async () => {
-    const bin = tempDir();
+    const bin = tempDir('pf-tss-');
     executable(bin, 'java');
     executable(bin, 'mvn', 'echo "Could not resolve dependencies: repo.maven.apache.org unreachable" >&2; exit 1');
-    const error = await provisionTimeSkippingServer({ env: { PATH: bin, XDG_CACHE_HOME: tempDir() } }).catch((e) => e);
+    const error = await provisionTimeSkippingServer({ env: { PATH: bin, XDG_CACHE_HOME: tempDir('pf-tss-') } }).catch((e) => e);
     expect(error).toBeInstanceOf(TimeSkippingServerError);
     expect(error.message).toContain('Resolving the time-skipping test server with Maven');
     expect(error.message).toContain('repo.maven.apache.org unreachable');
