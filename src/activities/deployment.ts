@@ -2,8 +2,12 @@
  * The deployment activities of the shared task queue (docs/process.md, steps 4–9): the plan of lab,
  * pilot and production waves, host pages with their maintenance windows, verification with the
  * assessment's matcher, stragglers, exceptions, deferrals and SLA breaches.
+ *
+ * Every time they record or compare with "now" is the activity's clock (`activityNow`, ./clock),
+ * which follows the workflow's time on a time-skipping test server.
  */
 import type { ActivityDeps } from './index';
+import { activityNow } from './clock';
 import * as db from '../db/deployments';
 import { currentPolicy } from '../db/policy';
 import { inTransaction } from '../db/transaction';
@@ -23,16 +27,21 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
   return {
     async startDeployment(input) {
       const [targets, { policy }] = await Promise.all([db.deploymentTargets(pool, input.patchId), currentPolicy(pool)]);
+      const at = activityNow();
       const plan = await inTransaction(pool, async (client) => {
-        await db.upsertDeployment(client, {
-          patchId: input.patchId,
-          title: input.title,
-          priority: input.priority,
-          emergency: input.emergency,
-          openedAt: input.openedAt,
-          recommended: input.deadlines.recommended,
-          maximum: input.deadlines.maximum,
-        });
+        await db.upsertDeployment(
+          client,
+          {
+            patchId: input.patchId,
+            title: input.title,
+            priority: input.priority,
+            emergency: input.emergency,
+            openedAt: input.openedAt,
+            recommended: input.deadlines.recommended,
+            maximum: input.deadlines.maximum,
+          },
+          at,
+        );
         const started = await db.startedHosts(client, input.patchId);
         const keep = new Set(started.map((h) => h.assetId));
         const open = targets.filter((t) => !keep.has(t.assetId));
@@ -72,18 +81,18 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
         });
         for (const wave of waves) for (const id of wave.assets) place(id, 'production', firstWave + wave.index);
 
-        await db.replanHosts(client, input.patchId, planned);
+        await db.replanHosts(client, input.patchId, planned, at);
         return db.deploymentPlan(client, input.patchId);
       });
       return { ...plan, feedbackThreshold: policy.rollout.feedbackThreshold };
     },
 
     async waveHosts(input) {
-      const [rows, { policy }] = await Promise.all([db.waveHosts(pool, input), currentPolicy(pool)]);
+      // the workflow's time when it passes it, else the activity's clock (the same under a time-skipping test server)
+      const now = input.at ? new Date(input.at) : activityNow();
+      const [rows, { policy }] = await Promise.all([db.waveHosts(pool, input, now), currentPolicy(pool)]);
       const freezes: ChangeFreeze[] = policy.rollout.changeFreezes;
       const minRemaining = parseDuration(policy.rollout.minWindowRemaining)!;
-      // the workflow's time, not this process's: under a time-skipping test server they differ
-      const now = input.at ? new Date(input.at) : new Date();
       return rows.map((r): WaveHost => {
         const window = nextPatchWindow(
           { timezone: r.timezone, maintenanceWindows: r.maintenanceWindows },
@@ -115,11 +124,12 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
     async recordHostSteps({ work, result }) {
       const status: HostStatus = result.status === 'reboot-required' ? 'rebooting' : result.status;
       await inTransaction(pool, (client) =>
-        db.recordAgentResult(client, work, { status, reason: result.reason ?? null, steps: result.steps }),
+        // the agent's steps keep the times the host reported; the host row's times are the activity's
+        db.recordAgentResult(client, work, { status, reason: result.reason ?? null, steps: result.steps }, activityNow()),
       );
     },
 
-    markHost: (input) => db.markHost(pool, input),
+    markHost: (input) => db.markHost(pool, input, activityNow()),
 
     hostCounts: (patchId) => db.hostCounts(pool, patchId),
 
@@ -136,6 +146,7 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
             client,
             patchId,
             [...details].map(([assetId, list]) => ({ assetId, detail: list.join('; ') })),
+            activityNow(),
           ),
         ),
         db.hostsOnConnector(pool, patchId, 'agent'),
@@ -147,17 +158,17 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
       };
     },
 
-    stragglers: (patchId) => db.stragglers(pool, patchId),
+    stragglers: (patchId) => db.stragglers(pool, patchId, activityNow()),
 
-    recordException: (input) => inTransaction(pool, (client) => db.recordException(client, input)),
+    recordException: (input) => inTransaction(pool, (client) => db.recordException(client, input, activityNow())),
 
-    recordDeferral: (input) => inTransaction(pool, (client) => db.recordDeferral(client, input)),
+    recordDeferral: (input) => inTransaction(pool, (client) => db.recordDeferral(client, input, activityNow())),
 
-    recordBreaches: ({ patchId, hosts }) => db.recordBreaches(pool, patchId, hosts),
+    recordBreaches: ({ patchId, hosts }) => db.recordBreaches(pool, patchId, hosts, activityNow()),
 
     changedHosts: ({ patchId, limit }) => db.changedHosts(pool, patchId, limit),
 
-    finishDeployment: ({ patchId, outcome }) => db.finishDeployment(pool, patchId, outcome),
+    finishDeployment: ({ patchId, outcome }) => db.finishDeployment(pool, patchId, outcome, activityNow()),
   };
 }
 

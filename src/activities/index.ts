@@ -5,6 +5,7 @@ import { createSimulatedConnector } from '../connectors/simulated';
 import { currentPolicy } from '../db/policy';
 import { assessPatch, UnknownAdvisoriesError, type AssessmentInput, type AssessmentResult } from '../services/assessment';
 import { deliver, type DeliveryReport, type Notification } from '../services/notifications';
+import { activityNow } from './clock';
 import { createDeploymentActivities } from './deployment';
 import { createInventoryActivities } from './inventory';
 
@@ -30,7 +31,8 @@ export function createActivities({ pool, logger }: ActivityDeps) {
      */
     async assess(input: AssessmentInput): Promise<AssessmentResult> {
       try {
-        return await assessPatch(pool, input, new Date());
+        // the activity's clock: the workflow's time on a time-skipping test server (./clock)
+        return await assessPatch(pool, input, activityNow());
       } catch (err) {
         if (err instanceof UnknownAdvisoriesError) throw ApplicationFailure.nonRetryable(err.message, 'UnknownAdvisory');
         throw err;

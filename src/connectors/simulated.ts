@@ -8,12 +8,17 @@
  * conditional update in the same transaction as its step records (and, for an install or a
  * rollback, the inventory change): a retried or duplicated call resumes from the stage it finds
  * and never does a step twice.
+ *
+ * Its records (step times, the host row's times, a reboot's return) are on the activity's clock
+ * (`activityNow`, src/activities/clock.ts): the workflow's time on a time-skipping test server.
+ * Only the time a step takes (`busy`) is spent in real time.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { z } from 'zod';
 import type { PoolClient } from 'pg';
 import type { ActivityDeps } from '../activities';
+import { activityNow } from '../activities/clock';
 import { planPackageSetChange, setAssetPackages, type StoredPackages } from '../db/assets';
 import {
   appendSteps,
@@ -72,7 +77,7 @@ const record = (step: PipelineStep, ok: boolean, detail: string, changes?: Packa
   ok,
   detail,
   ...(changes ? { changes } : {}),
-  at: new Date().toISOString(),
+  at: activityNow().toISOString(),
 });
 
 const listChanges = (changes: { name: string; from: string | null; to: string | null }[]) =>
@@ -122,7 +127,7 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
       if (!state) throw unknown();
       return { key: keyOf(state), state };
     }
-    const started = await beginAttemptWithInventory(pool, work.patchId, work.assetId, work.attempt);
+    const started = await beginAttemptWithInventory(pool, work.patchId, work.assetId, work.attempt, activityNow());
     if (!started) throw unknown();
     return { key: keyOf(started.state), state: started.state, ...(started.inventory ? { seen: examine(work, started.inventory) } : {}) };
   }
@@ -146,12 +151,12 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
 
   /** Moves the host on from the stage it was seen at, with its records, in one statement. */
   const step = async (key: Key, from: Stage | { stage: Stage; status: HostStatus }, update: HostUpdate, steps: StepRecord[]) =>
-    (await moveHostWithSteps(pool, key, from, update, steps)) ? steps : LOST;
+    (await moveHostWithSteps(pool, key, from, update, steps, activityNow())) ? steps : LOST;
 
   /** Puts back the versions the host had before this patch changed it; the records of the failure come first. */
   const rollBack = (work: HostWork, reason: string, failure: StepRecord[]) =>
     transaction(async (client) => {
-      const claimed = await claimRollback(client, work.patchId, work.assetId, reason);
+      const claimed = await claimRollback(client, work.patchId, work.assetId, reason, activityNow());
       if (!claimed) throw new LostRace();
       const previous = claimed.previousVersions ?? work.previousVersions ?? {};
       const changes = await setAssetPackages(
@@ -213,7 +218,7 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
         status: reboot ? 'rebooting' : 'in-progress',
         previousVersions: Object.fromEntries(changes.filter((c) => c.from !== null).map((c) => [c.name, c.from])),
       };
-      if (!(await moveHostWithSteps(client, key, 'prepared', update, steps))) throw new LostRace();
+      if (!(await moveHostWithSteps(client, key, 'prepared', update, steps, activityNow()))) throw new LostRace();
       return steps;
     });
   }
@@ -244,7 +249,7 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
       previousVersions: Object.fromEntries(change.applied.map((c) => [c.name, c.from])),
     };
     for (let tries = 1; ; tries++) {
-      const outcome = await installAndMoveHost(pool, key, 'new', update, steps, change);
+      const outcome = await installAndMoveHost(pool, key, 'new', update, steps, change, activityNow());
       if (outcome === 'lost') return LOST;
       if (outcome === 'moved') return done(work, 'installed', undefined, steps);
       if (tries === 3) throw new Error(`the packages of ${work.assetId} could not be stored; the activity retries`);
@@ -267,9 +272,13 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
     return steps === LOST ? LOST : done(work, 'installed', undefined, steps);
   }
 
-  /** Waits until a rebooting host is back (never fails); it then answers. */
+  /**
+   * Waits until a rebooting host is back (never fails); it then answers. `backAt` was set on the
+   * activity clock (rebootHost), so it is compared with the activity clock: on a time-skipping
+   * server a host whose return has passed in workflow time answers at once.
+   */
   async function awaitBack(key: Key, state: HostState): Promise<StepRecord[] | typeof LOST> {
-    await busy(Math.max(0, (state.backAt?.getTime() ?? 0) - Date.now()));
+    await busy(Math.max(0, (state.backAt?.getTime() ?? 0) - activityNow().getTime()));
     return step(key, { stage: 'rebooted', status: 'rebooting' }, { status: 'in-progress', backAt: null }, [
       record('await', true, 'the host answers again after the reboot'),
     ]);
@@ -305,7 +314,10 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
           }
           case 'changed':
             if (needsReboot(hostWork.packages.map((p) => p.name))) {
-              if (state.status !== 'rebooting' && (await moveHost(pool, key, 'changed', { status: 'rebooting' })) === false) {
+              if (
+                state.status !== 'rebooting' &&
+                (await moveHost(pool, key, 'changed', { status: 'rebooting' }, activityNow())) === false
+              ) {
                 ({ key, state, seen } = await load(hostWork, true));
                 continue;
               }
@@ -342,7 +354,8 @@ export function createSimulatedConnector({ pool, logger }: ActivityDeps): Connec
           return done(hostWork, 'rolled-back', 'reboot failed', steps);
         }
         const awayMs = Math.max(MIN_REBOOT_MS, simulation.installMs);
-        const steps = await step(key, 'changed', { stage: 'rebooted', status: 'rebooting', backAt: new Date(Date.now() + awayMs) }, [
+        const backAt = new Date(activityNow().getTime() + awayMs);
+        const steps = await step(key, 'changed', { stage: 'rebooted', status: 'rebooting', backAt }, [
           record('reboot', true, `reboot issued; the host is expected back within ${awayMs} ms`),
         ]);
         if (steps === LOST) continue;

@@ -51,11 +51,12 @@ const CHUNK = 10_000;
 
 /**
  * A host still owed this patch: not compliant, and neither under an exception nor a deferral
- * that is still running (an expired one makes the host a straggler again).
+ * that is still running at `at` (the SQL parameter holding the caller's now; an expired one makes
+ * the host a straggler again).
  */
-const STRAGGLER = `h.status NOT IN ('installed', 'skipped')
-  AND NOT EXISTS (SELECT 1 FROM host_exceptions e WHERE e.patch_id = h.patch_id AND e.asset_id = h.asset_id AND e.expires_at > now())
-  AND NOT EXISTS (SELECT 1 FROM host_deferrals d WHERE d.patch_id = h.patch_id AND d.asset_id = h.asset_id AND d.until > now())`;
+const straggler = (at: string) => `h.status NOT IN ('installed', 'skipped')
+  AND NOT EXISTS (SELECT 1 FROM host_exceptions e WHERE e.patch_id = h.patch_id AND e.asset_id = h.asset_id AND e.expires_at > ${at}::timestamptz)
+  AND NOT EXISTS (SELECT 1 FROM host_deferrals d WHERE d.patch_id = h.patch_id AND d.asset_id = h.asset_id AND d.until > ${at}::timestamptz)`;
 
 const STRAGGLER_REASON = `CASE h.status WHEN 'excepted' THEN 'exception expired'
   WHEN 'deferred' THEN 'deferral ended'
@@ -65,16 +66,18 @@ const STRAGGLER_REASON = `CASE h.status WHEN 'excepted' THEN 'exception expired'
 const packageTargets = (packages: Record<string, string>): PackageTarget[] =>
   Object.entries(packages).map(([name, fixedVersion]) => ({ name, fixedVersion }));
 
+/** Records the patch's deployment; `at` is its start time, kept when it is recorded again. */
 export async function upsertDeployment(
   db: Db,
   d: { patchId: string; title: string; priority: number; emergency: boolean; openedAt: string; recommended: string; maximum: string },
+  at: Date,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO patch_deployments (patch_id, title, priority, emergency, opened_at, recommended_deadline, maximum_deadline)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO patch_deployments (patch_id, title, priority, emergency, opened_at, recommended_deadline, maximum_deadline, started_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz)
      ON CONFLICT (patch_id) DO UPDATE SET title = EXCLUDED.title, priority = EXCLUDED.priority, emergency = EXCLUDED.emergency,
        opened_at = EXCLUDED.opened_at, recommended_deadline = EXCLUDED.recommended_deadline, maximum_deadline = EXCLUDED.maximum_deadline`,
-    [d.patchId, d.title, d.priority, d.emergency, d.openedAt, d.recommended, d.maximum],
+    [d.patchId, d.title, d.priority, d.emergency, d.openedAt, d.recommended, d.maximum, at],
   );
 }
 
@@ -133,7 +136,7 @@ export async function startedHosts(
  * Writes the plan of the hosts not yet started: new ones are added, unstarted ones moved, and
  * unstarted ones no longer planned removed. Started hosts are never touched.
  */
-export async function replanHosts(client: PoolClient, patchId: string, hosts: PlannedHost[]): Promise<void> {
+export async function replanHosts(client: PoolClient, patchId: string, hosts: PlannedHost[], at: Date): Promise<void> {
   await client.query(
     `DELETE FROM deployment_hosts WHERE patch_id = $1 AND status = 'pending' AND attempts = 0 AND NOT (asset_id = ANY($2))`,
     [patchId, hosts.map((h) => h.assetId)],
@@ -141,11 +144,11 @@ export async function replanHosts(client: PoolClient, patchId: string, hosts: Pl
   for (let i = 0; i < hosts.length; i += CHUNK) {
     const chunk = hosts.slice(i, i + CHUNK);
     await client.query(
-      `INSERT INTO deployment_hosts (patch_id, asset_id, ring, wave, position, redundancy_group, connector, packages)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::jsonb[])
+      `INSERT INTO deployment_hosts (patch_id, asset_id, ring, wave, position, redundancy_group, connector, packages, updated_at)
+       SELECT $1, *, $9::timestamptz FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::jsonb[])
        ON CONFLICT (patch_id, asset_id) DO UPDATE SET
          ring = EXCLUDED.ring, wave = EXCLUDED.wave, position = EXCLUDED.position, redundancy_group = EXCLUDED.redundancy_group,
-         connector = EXCLUDED.connector, packages = EXCLUDED.packages, updated_at = now()
+         connector = EXCLUDED.connector, packages = EXCLUDED.packages, updated_at = EXCLUDED.updated_at
        WHERE deployment_hosts.status = 'pending' AND deployment_hosts.attempts = 0`,
       [
         patchId,
@@ -156,6 +159,7 @@ export async function replanHosts(client: PoolClient, patchId: string, hosts: Pl
         chunk.map((h) => h.redundancyGroup),
         chunk.map((h) => h.connector),
         chunk.map((h) => JSON.stringify(h.packages)),
+        at,
       ],
     );
   }
@@ -192,16 +196,20 @@ export type WaveHostRow = Omit<WaveHost, 'window'> & { timezone: string; mainten
 
 /**
  * One page of hosts in plan order, after position `after` (positions are unique in a patch): a
- * ring/wave, or its stragglers. A straggler sweep without a wave takes every straggler of the
- * patch, whatever its ring: the hosts `stragglers` lists.
+ * ring/wave, or its stragglers as of `at`. A straggler sweep without a wave takes every straggler
+ * of the patch, whatever its ring: the hosts `stragglers` lists.
  */
 export async function waveHosts(
   db: Db,
   s: { patchId: string; ring: Environment; wave: number | null; after: number; limit: number; stragglersOnly?: boolean },
+  at: Date,
 ): Promise<WaveHostRow[]> {
   const params: unknown[] = [s.patchId, s.after, s.limit];
   const where = ['h.patch_id = $1', 'h.position > $2'];
-  if (s.stragglersOnly) where.push(STRAGGLER);
+  if (s.stragglersOnly) {
+    params.push(at);
+    where.push(straggler(`$${params.length}`));
+  }
   if (!s.stragglersOnly || s.wave !== null) {
     params.push(s.ring);
     where.push(`h.ring = $${params.length}`);
@@ -241,12 +249,13 @@ export async function hostCounts(db: Db, patchId: string): Promise<Record<string
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
 
-export async function stragglers(db: Db, patchId: string): Promise<Straggler[]> {
+/** The patch's stragglers as of `at`: an exception or deferral that has ended by then no longer covers its host. */
+export async function stragglers(db: Db, patchId: string, at: Date): Promise<Straggler[]> {
   const { rows } = await db.query(
     `SELECT h.asset_id, ${STRAGGLER_REASON} AS reason, h.attempts
-     FROM deployment_hosts h WHERE h.patch_id = $1 AND ${STRAGGLER}
+     FROM deployment_hosts h WHERE h.patch_id = $1 AND ${straggler('$2')}
      ORDER BY h.position`,
-    [patchId],
+    [patchId, at],
   );
   return rows.map((r) => ({ assetId: r.asset_id, reason: r.reason, attempts: r.attempts }));
 }
@@ -289,32 +298,33 @@ function toHostWork(patchId: string, r: QueryResultRow): HostWork {
 /**
  * Verification's outcome for the simulated hosts, set-based: hosts recorded compliant but still
  * affected become `failed`; hosts recorded otherwise but found at the fixed versions become
- * `skipped`. Each change is recorded as a `verify` step. Returns how many hosts were checked and
- * the ones still affected, with their reasons.
+ * `skipped`. Each change is recorded as a `verify` step, at `at`. Returns how many hosts were
+ * checked and the ones still affected, with their reasons.
  */
 export async function applyVerification(
   client: PoolClient,
   patchId: string,
   affected: { assetId: string; detail: string }[],
+  at: Date,
 ): Promise<{ checked: number; nonCompliant: { assetId: string; reason: string }[] }> {
   const ids = affected.map((a) => a.assetId);
   await client.query(
     `WITH failed AS (
-       UPDATE deployment_hosts h SET status = 'failed', reason = 'verification: ' || x.detail, finished_at = now(), updated_at = now()
+       UPDATE deployment_hosts h SET status = 'failed', reason = 'verification: ' || x.detail, finished_at = $4::timestamptz, updated_at = $4::timestamptz
        FROM unnest($2::text[], $3::text[]) AS x(asset_id, detail)
        WHERE h.patch_id = $1 AND h.asset_id = x.asset_id AND h.connector = 'simulated' AND h.status IN ('installed', 'skipped')
        RETURNING h.asset_id, h.attempts, h.reason
      ), clean AS (
-       UPDATE deployment_hosts h SET status = 'skipped', reason = 'verification: at the fixed versions', finished_at = now(), updated_at = now()
+       UPDATE deployment_hosts h SET status = 'skipped', reason = 'verification: at the fixed versions', finished_at = $4::timestamptz, updated_at = $4::timestamptz
        WHERE h.patch_id = $1 AND h.connector = 'simulated' AND NOT (h.asset_id = ANY($2))
          AND h.status IN ('pending', 'failed', 'rolled-back', 'unreachable', 'excepted', 'deferred')
        RETURNING h.asset_id, h.attempts, h.reason
      )
-     INSERT INTO deployment_records (patch_id, asset_id, attempt, step, ok, detail)
-     SELECT $1, asset_id, attempts, 'verify', false, reason FROM failed
+     INSERT INTO deployment_records (patch_id, asset_id, attempt, step, ok, detail, at)
+     SELECT $1, asset_id, attempts, 'verify', false, reason, $4::timestamptz FROM failed
      UNION ALL
-     SELECT $1, asset_id, attempts, 'verify', true, reason FROM clean`,
-    [patchId, ids, affected.map((a) => a.detail)],
+     SELECT $1, asset_id, attempts, 'verify', true, reason, $4::timestamptz FROM clean`,
+    [patchId, ids, affected.map((a) => a.detail), at],
   );
   const checked = await client.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM deployment_hosts WHERE patch_id = $1 AND connector = 'simulated'`,
@@ -352,18 +362,19 @@ export async function hostState(db: Db, patchId: string, assetId: string): Promi
   return rows[0] ? toHostState(rows[0]) : undefined;
 }
 
+/** Parameters: $1 patch, $2 asset, $3 attempt, $4 the time it begins. */
 const BEGIN_ATTEMPT = `UPDATE deployment_hosts SET attempts = $3, status = 'in-progress', reason = NULL, finished_at = NULL,
     stage = CASE WHEN stage IN ('changed', 'rebooted') AND changed THEN stage ELSE 'new' END,
-    started_at = coalesce(started_at, now()), updated_at = now()
+    started_at = coalesce(started_at, $4::timestamptz), updated_at = $4::timestamptz
   WHERE patch_id = $1 AND asset_id = $2 AND attempts < $3`;
 
 /**
- * Starts the workflow's attempt `attempt` at a host, once: `in-progress`, reason cleared. A host
- * left changed by an unfinished earlier attempt resumes at its stage; any other starts anew. Returns
- * the row when it started the attempt, undefined when the attempt had already begun.
+ * Starts the workflow's attempt `attempt` at a host, once, at `at`: `in-progress`, reason cleared.
+ * A host left changed by an unfinished earlier attempt resumes at its stage; any other starts anew.
+ * Returns the row when it started the attempt, undefined when the attempt had already begun.
  */
-async function beginAttempt(db: Db, patchId: string, assetId: string, attempt: number): Promise<HostState | undefined> {
-  const { rows } = await db.query(`${BEGIN_ATTEMPT} RETURNING ${HOST_STATE_COLUMNS}`, [patchId, assetId, attempt]);
+async function beginAttempt(db: Db, patchId: string, assetId: string, attempt: number, at: Date): Promise<HostState | undefined> {
+  const { rows } = await db.query(`${BEGIN_ATTEMPT} RETURNING ${HOST_STATE_COLUMNS}`, [patchId, assetId, attempt, at]);
   return rows[0] ? toHostState(rows[0]) : undefined;
 }
 
@@ -380,16 +391,17 @@ export interface HostUpdate {
 }
 
 /**
- * Moves a host on, only from the stage (and status) the caller saw and in its attempt: false
- * when another call got there first, so a duplicate call never does a step twice.
+ * Moves a host on at `at`, only from the stage (and status) the caller saw and in its attempt:
+ * false when another call got there first, so a duplicate call never does a step twice.
  */
 export async function moveHost(
   db: Db,
   key: { patchId: string; assetId: string; attempt: number },
   from: Stage | { stage: Stage; status: HostStatus },
   update: HostUpdate,
+  at: Date,
 ): Promise<boolean> {
-  const { sql, params } = moveStatement(key, from, update);
+  const { sql, params } = moveStatement(key, from, update, at);
   const { rowCount } = await db.query(sql, params);
   return rowCount === 1;
 }
@@ -404,8 +416,9 @@ export async function moveHostWithSteps(
   from: Stage | { stage: Stage; status: HostStatus },
   update: HostUpdate,
   steps: StepRecord[],
+  at: Date,
 ): Promise<boolean> {
-  const { sql, params } = moveStatement(key, from, update);
+  const { sql, params } = moveStatement(key, from, update, at);
   const { rows } = await db.query<{ moved: number }>(
     prepared(`WITH moved AS (${sql} RETURNING 1), ${recordsOfMove(params, steps)} SELECT count(*)::int AS moved FROM moved`, params),
   );
@@ -426,15 +439,16 @@ export async function installAndMoveHost(
   update: HostUpdate,
   steps: StepRecord[],
   change: PackageSetChange,
+  at: Date,
 ): Promise<'moved' | 'lost' | 'retry'> {
-  const { sql, params } = moveStatement(key, from, update);
-  const at = (value: unknown) => `$${params.push(value)}`;
-  const fromSet = at(change.fromSetId);
-  const digest = at(change.digest);
-  const ids = at(change.ids);
+  const { sql, params } = moveStatement(key, from, update, at);
+  const bind = (value: unknown) => `$${params.push(value)}`;
+  const fromSet = bind(change.fromSetId);
+  const digest = bind(change.digest);
+  const ids = bind(change.ids);
   const column = (pick: (p: PackageSetChange['fresh'][number]['package']) => string | undefined) =>
-    at(change.fresh.map((f) => pick(f.package) ?? ''));
-  const fresh = `unnest(${at(change.fresh.map((f) => f.position))}::int[], ${column((p) => p.name)}::text[], ${column((p) => p.version)}::text[],
+    bind(change.fresh.map((f) => pick(f.package) ?? ''));
+  const fresh = `unnest(${bind(change.fresh.map((f) => f.position))}::int[], ${column((p) => p.name)}::text[], ${column((p) => p.version)}::text[],
                         ${column((p) => p.source)}::text[], ${column((p) => p.arch)}::text[], ${column((p) => p.ecosystem)}::text[])`;
   // the host and the asset are locked first (and seen as they are now), then everything else depends on both
   const statement = prepared(
@@ -497,10 +511,12 @@ function moveStatement(
   key: { patchId: string; assetId: string; attempt: number },
   from: Stage | { stage: Stage; status: HostStatus },
   update: HostUpdate,
+  at: Date,
 ): { sql: string; params: unknown[] } {
   const expected = typeof from === 'string' ? { stage: from, status: null } : from;
-  const params: unknown[] = [key.patchId, key.assetId, key.attempt, expected.stage, expected.status];
-  const set = ['updated_at = now()'];
+  // $6: the time of the move
+  const params: unknown[] = [key.patchId, key.assetId, key.attempt, expected.stage, expected.status, at];
+  const set = ['updated_at = $6::timestamptz'];
   const add = (column: string, value: unknown, expression = (p: string) => p) => {
     params.push(value);
     set.push(`${column} = ${expression(`$${params.length}`)}`);
@@ -512,7 +528,7 @@ function moveStatement(
   if (update.previousVersions !== undefined)
     add('previous_versions', update.previousVersions, (p) => `${p}::jsonb || coalesce(previous_versions, '{}')`);
   if (update.backAt !== undefined) add('back_at', update.backAt);
-  if (update.finished) set.push('finished_at = now()');
+  if (update.finished) set.push('finished_at = $6::timestamptz');
   return {
     sql: `UPDATE deployment_hosts SET ${set.join(', ')}
      WHERE patch_id = $1 AND asset_id = $2 AND attempts = $3 AND stage = $4 AND ($5::text IS NULL OR status = $5::text)`,
@@ -521,21 +537,23 @@ function moveStatement(
 }
 
 /**
- * Claims a changed host for a rollback, whatever its stage: `rolled-back`, no longer changed.
- * Returns the attempt and the versions to restore, or undefined when nothing of the patch is on it.
+ * Claims a changed host for a rollback at `at`, whatever its stage: `rolled-back`, no longer
+ * changed. Returns the attempt and the versions to restore, or undefined when nothing of the patch
+ * is on it.
  */
 export async function claimRollback(
   client: PoolClient,
   patchId: string,
   assetId: string,
   reason: string,
+  at: Date,
 ): Promise<{ attempt: number; previousVersions: Record<string, string> | null } | undefined> {
   const { rows } = await client.query(
     `UPDATE deployment_hosts SET changed = false, stage = 'done', status = 'rolled-back', reason = $3, back_at = NULL,
-       finished_at = now(), updated_at = now()
+       finished_at = $4::timestamptz, updated_at = $4::timestamptz
      WHERE patch_id = $1 AND asset_id = $2 AND changed
      RETURNING attempts, previous_versions`,
-    [patchId, assetId, reason],
+    [patchId, assetId, reason, at],
   );
   return rows[0] ? { attempt: rows[0].attempts, previousVersions: rows[0].previous_versions } : undefined;
 }
@@ -577,39 +595,46 @@ export async function hasStep(
 }
 
 /**
- * Records an agent's report: its steps, the host's status (`rebooting` while a reboot is due),
- * `changed` after an install or a rollback, and the versions the install replaced.
+ * Records an agent's report: its steps (at the times the agent reported), the host's status
+ * (`rebooting` while a reboot is due), `changed` after an install or a rollback, and the versions
+ * the install replaced. `at` is when patchflow records it: the host row's start, update and
+ * finish times.
  */
 export async function recordAgentResult(
   client: PoolClient,
   work: HostWork,
   result: { status: HostStatus; reason: string | null; steps: StepRecord[] },
+  at: Date,
 ): Promise<void> {
   const key = { patchId: work.patchId, assetId: work.assetId, attempt: work.attempt };
-  await beginAttempt(client, work.patchId, work.assetId, work.attempt);
+  await beginAttempt(client, work.patchId, work.assetId, work.attempt, at);
   await appendSteps(client, key, result.steps);
   const install = result.steps.find((s) => s.step === 'install' && s.ok);
   const rolledBack = result.steps.some((s) => s.step === 'rollback' && s.ok);
   const previous = Object.fromEntries((install?.changes ?? []).filter((c) => c.from !== null).map((c) => [c.name, c.from!]));
   const finished = result.status !== 'rebooting' && result.status !== 'in-progress';
   await client.query(
-    `UPDATE deployment_hosts SET status = $4, reason = $5, updated_at = now(),
+    `UPDATE deployment_hosts SET status = $4, reason = $5, updated_at = $10::timestamptz,
        stage = CASE WHEN $6 THEN 'done' ELSE 'changed' END,
-       finished_at = CASE WHEN $6 THEN now() ELSE finished_at END,
+       finished_at = CASE WHEN $6 THEN $10::timestamptz ELSE finished_at END,
        changed = CASE WHEN $7 THEN false WHEN $8 THEN true ELSE changed END,
        previous_versions = CASE WHEN $8 THEN $9::jsonb || coalesce(previous_versions, '{}') ELSE previous_versions END
      WHERE patch_id = $1 AND asset_id = $2 AND attempts = $3`,
-    [work.patchId, work.assetId, work.attempt, result.status, result.reason, finished, rolledBack, install !== undefined, previous],
+    [work.patchId, work.assetId, work.attempt, result.status, result.reason, finished, rolledBack, install !== undefined, previous, at],
   );
 }
 
-/** Sets a host's status without running anything; an outcome also closes the attempt. */
-export async function markHost(db: Db, m: { patchId: string; assetId: string; status: HostStatus; reason: string | null }): Promise<void> {
+/** Sets a host's status at `at` without running anything; an outcome also closes the attempt. */
+export async function markHost(
+  db: Db,
+  m: { patchId: string; assetId: string; status: HostStatus; reason: string | null },
+  at: Date,
+): Promise<void> {
   await db.query(
-    `UPDATE deployment_hosts SET status = $3, reason = $4, updated_at = now(),
-       finished_at = CASE WHEN $3 IN ('pending', 'in-progress', 'rebooting') THEN finished_at ELSE now() END
+    `UPDATE deployment_hosts SET status = $3, reason = $4, updated_at = $5::timestamptz,
+       finished_at = CASE WHEN $3 IN ('pending', 'in-progress', 'rebooting') THEN finished_at ELSE $5::timestamptz END
      WHERE patch_id = $1 AND asset_id = $2`,
-    [m.patchId, m.assetId, m.status, m.reason],
+    [m.patchId, m.assetId, m.status, m.reason, at],
   );
 }
 
@@ -619,21 +644,26 @@ interface WaiverKey {
   assetId: string;
 }
 
-/** An approver's exception; the host shows `excepted` unless it is compliant or being changed. */
+/** An approver's exception, recorded at `at`; the host shows `excepted` unless it is compliant or being changed. */
 export const recordException = (
   client: PoolClient,
   e: WaiverKey & { compensatingControl: string; expiresAt: string; approvedBy: string },
+  at: Date,
 ): Promise<void> =>
-  recordWaiver(client, e, {
+  recordWaiver(client, e, at, {
     table: 'host_exceptions',
     columns: { compensating_control: e.compensatingControl, expires_at: e.expiresAt, approved_by: e.approvedBy },
     status: 'excepted',
     reason: `excepted until ${new Date(e.expiresAt).toISOString()}: ${e.compensatingControl}`,
   });
 
-/** An owner's deferral; the host shows `deferred` unless it is compliant or being changed. */
-export const recordDeferral = (client: PoolClient, d: WaiverKey & { until: string; reason: string; requestedBy: string }): Promise<void> =>
-  recordWaiver(client, d, {
+/** An owner's deferral, recorded at `at`; the host shows `deferred` unless it is compliant or being changed. */
+export const recordDeferral = (
+  client: PoolClient,
+  d: WaiverKey & { until: string; reason: string; requestedBy: string },
+  at: Date,
+): Promise<void> =>
+  recordWaiver(client, d, at, {
     table: 'host_deferrals',
     columns: { until: d.until, reason: d.reason, requested_by: d.requestedBy },
     status: 'deferred',
@@ -647,6 +677,7 @@ export const recordDeferral = (client: PoolClient, d: WaiverKey & { until: strin
 async function recordWaiver(
   client: PoolClient,
   key: WaiverKey,
+  at: Date,
   waiver: {
     table: 'host_exceptions' | 'host_deferrals';
     columns: Record<string, string>;
@@ -656,32 +687,35 @@ async function recordWaiver(
 ): Promise<void> {
   const names = Object.keys(waiver.columns);
   const { rowCount } = await client.query(
-    `INSERT INTO ${waiver.table} (id, patch_id, asset_id, ${names.join(', ')})
-     VALUES ($1, $2, $3, ${names.map((_, i) => `$${i + 4}`).join(', ')}) ON CONFLICT (id) DO NOTHING`,
-    [key.id, key.patchId, key.assetId, ...Object.values(waiver.columns)],
+    `INSERT INTO ${waiver.table} (id, patch_id, asset_id, at, ${names.join(', ')})
+     VALUES ($1, $2, $3, $4::timestamptz, ${names.map((_, i) => `$${i + 5}`).join(', ')}) ON CONFLICT (id) DO NOTHING`,
+    [key.id, key.patchId, key.assetId, at, ...Object.values(waiver.columns)],
   );
   if (rowCount !== 1) return;
   await client.query(
-    `UPDATE deployment_hosts SET status = $3, reason = $4, updated_at = now()
+    `UPDATE deployment_hosts SET status = $3, reason = $4, updated_at = $5::timestamptz
      WHERE patch_id = $1 AND asset_id = $2 AND status IN ('pending', 'failed', 'rolled-back', 'unreachable', 'excepted', 'deferred')`,
-    [key.patchId, key.assetId, waiver.status, waiver.reason],
+    [key.patchId, key.assetId, waiver.status, waiver.reason, at],
   );
 }
 
-export async function recordBreaches(db: Db, patchId: string, hosts: { assetId: string; reason: string }[]): Promise<void> {
+/** Records SLA breaches at `at`; a host already recorded keeps its first record. */
+export async function recordBreaches(db: Db, patchId: string, hosts: { assetId: string; reason: string }[], at: Date): Promise<void> {
   if (hosts.length === 0) return;
   await db.query(
-    `INSERT INTO sla_breaches (patch_id, asset_id, reason)
-     SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT (patch_id, asset_id) DO NOTHING`,
-    [patchId, hosts.map((h) => h.assetId), hosts.map((h) => h.reason)],
+    `INSERT INTO sla_breaches (patch_id, asset_id, reason, at)
+     SELECT $1, x.asset_id, x.reason, $4::timestamptz FROM unnest($2::text[], $3::text[]) AS x(asset_id, reason)
+     ON CONFLICT (patch_id, asset_id) DO NOTHING`,
+    [patchId, hosts.map((h) => h.assetId), hosts.map((h) => h.reason), at],
   );
 }
 
-/** Closes the deployment; a retry keeps the first finish time. */
-export async function finishDeployment(db: Db, patchId: string, outcome: Outcome): Promise<void> {
-  await db.query(`UPDATE patch_deployments SET finished_at = coalesce(finished_at, now()), outcome = $2 WHERE patch_id = $1`, [
+/** Closes the deployment at `at`; a retry keeps the first finish time. */
+export async function finishDeployment(db: Db, patchId: string, outcome: Outcome, at: Date): Promise<void> {
+  await db.query(`UPDATE patch_deployments SET finished_at = coalesce(finished_at, $3::timestamptz), outcome = $2 WHERE patch_id = $1`, [
     patchId,
     outcome,
+    at,
   ]);
 }
 
@@ -715,14 +749,15 @@ export async function hostInventory(db: Db, assetId: string): Promise<HostInvent
 }
 
 /**
- * `beginAttempt` (or the row as it is, when the attempt had begun) and the asset's inventory, in
- * one statement. undefined when the host is not in the patch.
+ * `beginAttempt` at `at` (or the row as it is, when the attempt had begun) and the asset's
+ * inventory, in one statement. undefined when the host is not in the patch.
  */
 export async function beginAttemptWithInventory(
   db: Db,
   patchId: string,
   assetId: string,
   attempt: number,
+  at: Date,
 ): Promise<{ state: HostState; inventory: HostInventory | undefined } | undefined> {
   const statement = prepared(
     `WITH begun AS (${BEGIN_ATTEMPT} RETURNING ${HOST_STATE_COLUMNS}),
@@ -732,7 +767,7 @@ export async function beginAttemptWithInventory(
        SELECT ${HOST_STATE_COLUMNS} FROM deployment_hosts WHERE patch_id = $1 AND asset_id = $2 AND NOT EXISTS (SELECT 1 FROM begun)
      )
      SELECT host.*, ${INVENTORY_COLUMNS} FROM host LEFT JOIN assets a ON a.id = $2`,
-    [patchId, assetId, attempt],
+    [patchId, assetId, attempt, at],
   );
   const { rows } = await db.query(statement);
   return rows[0] ? { state: toHostState(rows[0]), inventory: toHostInventory(rows[0]) } : undefined;

@@ -183,12 +183,20 @@ describe('simulated connector: the per-host pipeline', () => {
 
   it('an instant install changes nothing when the packages changed after the inspection, and carries on from the new ones', async () => {
     const { patchId } = await deploy([sshHost('stale-1', { simulation: { installMs: 0 } })]);
-    const { state, inventory } = (await beginAttemptWithInventory(pool, patchId, 'stale-1', 1))!;
+    const { state, inventory } = (await beginAttemptWithInventory(pool, patchId, 'stale-1', 1, new Date()))!;
     const key = { patchId, assetId: 'stale-1', attempt: state.attempts };
     const install = async (stored: StoredPackages) => {
       const change = planPackageSetChange(stored, [{ name: 'openssh-server', version: SSH_FIXED }])!;
       const steps = [{ step: 'install' as const, ok: true, detail: 'installed', changes: change.applied, at: new Date().toISOString() }];
-      return installAndMoveHost(pool, key, 'new', { stage: 'done', status: 'installed', changed: true, finished: true }, steps, change);
+      return installAndMoveHost(
+        pool,
+        key,
+        'new',
+        { stage: 'done', status: 'installed', changed: true, finished: true },
+        steps,
+        change,
+        new Date(),
+      );
     };
     // another patch changes the host between the inspection and the install
     await inTransaction(pool, (client) => setAssetPackages(client, 'stale-1', [{ name: 'bash', version: '5.1-6ubuntu1.1' }]));
