@@ -30,6 +30,11 @@ export interface DeploymentActivities {
   waveHosts(input: WaveSelector & { after: number; limit: number; bypassWindows: boolean; at?: string }): Promise<WaveHost[]>;
   /** Records an agent's step results and the host status they lead to (the simulated connector records its own). */
   recordHostSteps(input: { work: HostWork; result: HostResult }): Promise<void>;
+  /**
+   * A host still running when its window closed finished anyway (an install is never cut off):
+   * the overrun is recorded as a step of its attempt, at `at` (the workflow's time when it finished).
+   */
+  recordOverrun(input: { patchId: string; assetId: string; attempt: number; windowClosedAt: string; at: string }): Promise<void>;
   /** Sets a host's status without running anything (held by its group's failure, aborted before start). */
   markHost(input: { patchId: string; assetId: string; status: HostStatus; reason: string | null }): Promise<void>;
   /** Host counts by status: the same numbers `GET /v1/patches/:id/hosts` shows. */

@@ -131,6 +131,13 @@ export function createDeploymentActivities({ pool }: ActivityDeps): DeploymentAc
 
     markHost: (input) => db.markHost(pool, input, activityNow()),
 
+    // stamped with the workflow's time, so a retry finds its own record and adds nothing
+    recordOverrun: ({ patchId, assetId, attempt, windowClosedAt, at }) => {
+      const over = Math.round((Date.parse(at) - Date.parse(windowClosedAt)) / 60_000);
+      const detail = `still running when its maintenance window closed at ${windowClosedAt}; finished ${over} min later`;
+      return db.appendSteps(pool, { patchId, assetId, attempt }, [{ step: 'overrun', ok: false, detail, at }]);
+    },
+
     hostCounts: (patchId) => db.hostCounts(pool, patchId),
 
     async verifyHosts({ patchId, advisoryIds }) {

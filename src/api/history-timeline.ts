@@ -1,8 +1,9 @@
 /**
  * A patch's Temporal history as an auditor reads it (`GET /v1/patches/:id/history`): who opened
  * the patch, every human decision (Workflow Updates carry the actor), every phase change,
- * activity and timer, and how the workflow closed. Pure: the input is the history as the server
- * returns it (`fetchHistory()`) or as `historyFromJSON` reads a recorded one.
+ * activity and timer, and how the workflow closed. Pure: the input is the history of each run as
+ * the server returns it (`fetchHistory()`) or as `historyFromJSON` reads a recorded one, oldest
+ * run first: a patch that continued as new is one story over several runs.
  *
  * Workflow task events and markers are bookkeeping of the SDK and are left out; any event this
  * module has no rule for is kept under its own name in kebab case, so nothing is hidden.
@@ -13,6 +14,7 @@ import { z } from 'zod';
 
 /** One row of the timeline. */
 export const HistoryEntry = z.object({
+  run: z.number().int().describe('the run of the workflow, from 1: a long patch continues as new and its story goes on in the next run'),
   eventId: z.number().int().describe('the history event id, to find it in the Temporal Web UI or `temporal workflow show`'),
   time: z.string(),
   type: z.string().describe('patch-opened, phase, update:<name>, update-completed:<name>, activity-scheduled, ...'),
@@ -44,9 +46,21 @@ const SKIPPED = new Set([
   'markerRecorded',
 ]);
 
-export function renderTimeline(history: History): HistoryEntry[] {
+/** The timeline over every run of the workflow, oldest first. */
+export function renderTimeline(...runs: History[]): HistoryEntry[] {
   const rows: HistoryEntry[] = [];
   let phase: string | null = null;
+  runs.forEach((history, i) => {
+    const run = renderRun(history, i + 1, phase);
+    rows.push(...run.rows);
+    phase = run.phase;
+  });
+  return rows;
+}
+
+function renderRun(history: History, run: number, phaseBefore: string | null): { rows: HistoryEntry[]; phase: string | null } {
+  const rows: HistoryEntry[] = [];
+  let phase = phaseBefore;
   const activities = new Map<number, { activityType: string; activityId: string }>();
   const timers = new Map<number, { timerId: string; duration: string | null }>();
   const updates = new Map<number, { name: string; actor: string | null }>();
@@ -56,11 +70,16 @@ export function renderTimeline(history: History): HistoryEntry[] {
     if (!kind || SKIPPED.has(kind)) continue;
     const eventId = toNumber(event.eventId) ?? 0;
     const push = (type: string, actor: string | null, details: Record<string, unknown>) =>
-      rows.push({ eventId, time: eventTime(event), type, actor, phase, details });
+      rows.push({ run, eventId, time: eventTime(event), type, actor, phase, details });
 
     switch (kind) {
       case 'workflowExecutionStarted': {
         const a = event.workflowExecutionStartedEventAttributes!;
+        // a later run's input is the state the previous run handed over: not news to an auditor
+        if (a.continuedExecutionRunId) {
+          push('run-started', null, { continuedFrom: a.continuedExecutionRunId });
+          break;
+        }
         const initial = decodeFields(a.searchAttributes?.indexedFields)[PHASE_ATTRIBUTE];
         phase = typeof initial === 'string' ? initial : null;
         const request = asRecord(firstArg(a.input));
@@ -178,7 +197,7 @@ export function renderTimeline(history: History): HistoryEntry[] {
         break;
       case 'workflowExecutionContinuedAsNew': {
         const a = event.workflowExecutionContinuedAsNewEventAttributes!;
-        push('continued-as-new', null, { newExecutionRunId: a.newExecutionRunId ?? null });
+        push('continued-as-new', null, { newExecutionRunId: a.newExecutionRunId ?? null, reason: 'a long history goes on in a new run' });
         break;
       }
       default: {
@@ -188,7 +207,7 @@ export function renderTimeline(history: History): HistoryEntry[] {
       }
     }
   }
-  return rows;
+  return { rows, phase };
 }
 
 /** `workflowExecutionStarted` for an event carrying `workflowExecutionStartedEventAttributes`. */

@@ -28,6 +28,7 @@ export const MaintenanceWindow = z.strictObject({
   start: clock,
   end: clock,
 });
+export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
 
 export const InstalledPackage = z.strictObject({
   name: z.string().min(1).max(200),

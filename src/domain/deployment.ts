@@ -32,6 +32,7 @@ export const PIPELINE_STEPS = [
   'rollback',
   'test',
   'verify',
+  'overrun',
 ] as const;
 export type PipelineStep = (typeof PIPELINE_STEPS)[number];
 

@@ -198,6 +198,11 @@ export const PatchStatus = z
     breaches: z
       .array(z.object({ assetId: z.string(), reason: z.string() }))
       .describe('Hosts still non-compliant, not excepted, at the maximum deadline'),
+    deadlinesPassed: z
+      .array(z.object({ deadline: z.enum(['recommended', 'maximum']), at: z.string(), message: z.string() }))
+      .describe(
+        'The deadlines that passed while the patch was open: an escalation at the recommended one, the SLA breaches at the maximum',
+      ),
     postmortem: Postmortem.nullable(),
     deployment: z
       .object({ startedAt: z.string().nullable(), finishedAt: z.string().nullable() })

@@ -137,6 +137,7 @@ export function initialStatus(request: PatchRequest): PatchStatus {
     exceptions: [],
     deferrals: [],
     breaches: [],
+    deadlinesPassed: [],
     postmortem: null,
     deployment: { startedAt: null, finishedAt: null },
   };

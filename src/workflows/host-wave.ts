@@ -6,34 +6,10 @@
  * member of a group after one of them failed, and a halt once the failures pass the budget.
  * Every few hundred hosts it continues as new with what it has learned.
  */
-import {
-  type ActivityOptions,
-  ActivityCancellationType,
-  ActivityFailure,
-  CancellationScope,
-  condition,
-  continueAsNew,
-  isCancellation,
-  patched,
-  proxyActivities,
-  setHandler,
-  TimeoutFailure,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { DeploymentActivities } from '../activities/deployment-contract';
-import type { ConnectorName } from '../domain/asset';
-import type { ConnectorActivities } from '../connectors/contract';
-import { hostTaskQueue } from '../connectors/contract';
-import {
-  BUDGET_FAILURES,
-  mayStartNow,
-  type HostResult,
-  type HostStatus,
-  type HostWork,
-  type WaveHost,
-  type WaveSelector,
-} from '../domain/deployment';
+import { CancellationScope, condition, continueAsNew, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { BUDGET_FAILURES, mayStartNow, type WaveHost, type WaveSelector } from '../domain/deployment';
 import { waveControlSignal } from './definitions';
+import { deploymentRecords as deployment, runPipeline } from './host-pipeline';
 
 /** Hosts one run starts at most before it continues as new. */
 export const HOSTS_PER_RUN = 1000;
@@ -42,7 +18,7 @@ export const HOSTS_PER_RUN = 1000;
  * (at most ~16 events each: four calls with a reboot), so no run comes near 10,000 events.
  */
 const historyBudget = (maxConcurrent: number) => Math.max(1000, 8000 - 16 * maxConcurrent);
-const PAGE = 100;
+export const PAGE = 100;
 
 export interface WaveInput {
   selector: WaveSelector;
@@ -77,71 +53,6 @@ export interface WaveResult {
   reason?: string;
 }
 
-const deployment = proxyActivities<DeploymentActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumInterval: '30 seconds' },
-});
-
-const HOST_CALLS: ActivityOptions = {
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
-  // an abort reaches a call through its heartbeats; a host whose install has begun finishes it
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-};
-
-/** The pipeline's activities for a host: the shared queue (simulated), or the host's own agent. */
-export function connectorFor(host: { assetId: string; connector: ConnectorName }): ConnectorActivities {
-  if (host.connector === 'simulated') return proxyActivities<ConnectorActivities>(HOST_CALLS);
-  // no agent polling the host's queue within two minutes: the host is unreachable
-  return proxyActivities<ConnectorActivities>({
-    ...HOST_CALLS,
-    taskQueue: hostTaskQueue(host.assetId),
-    scheduleToStartTimeout: '2 minutes',
-  });
-}
-
-/** Waiting for a rebooting host: long, heartbeated, never counted a failure while it beats. */
-function awaitingConnector(host: { assetId: string; connector: ConnectorName }): ConnectorActivities {
-  const options: ActivityOptions = { ...HOST_CALLS, startToCloseTimeout: '6 hours', retry: { ...HOST_CALLS.retry, maximumAttempts: 3 } };
-  return proxyActivities<ConnectorActivities>(
-    host.connector === 'simulated' ? options : { ...options, taskQueue: hostTaskQueue(host.assetId) },
-  );
-}
-
-/** Why a call failed after its retries, as a host status and reason. */
-export function failedCall(err: unknown, step: string): HostResult {
-  const noAgent = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
-  if (noAgent) return { status: 'unreachable', reason: `${step}: no agent answered on its task queue`, steps: [] };
-  const cause = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
-  return { status: 'failed', reason: `${step}: ${cause}`, steps: [] };
-}
-
-/** Runs one host's pipeline call and records what an agent reports (the simulated connector records its own). */
-export async function hostCall(
-  host: { assetId: string; connector: ConnectorName },
-  work: HostWork,
-  step: string,
-  call: () => Promise<HostResult>,
-): Promise<HostResult> {
-  let result: HostResult;
-  try {
-    result = await call();
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    result = failedCall(err, step);
-    await deployment.markHost({
-      patchId: work.patchId,
-      assetId: work.assetId,
-      status: result.status as HostStatus,
-      reason: result.reason ?? null,
-    });
-    return result;
-  }
-  if (host.connector === 'agent') await deployment.recordHostSteps({ work, result });
-  return result;
-}
-
 export async function hostWave(input: WaveInput): Promise<WaveResult> {
   const { selector, attempt, maxConcurrent, maxPerGroup, budget, bypassWindows } = input;
   const carry: WaveCarry = input.carry ?? {
@@ -153,8 +64,6 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
     counts: {},
     paused: false,
   };
-  // a host starts only while its window leaves `minWindowRemaining`, judged when it starts, not when it was queued
-  const windowsAtStart = patched('windows-at-start');
   const waiting = new Map(carry.waiting);
   const stoppedGroups = new Set(carry.stoppedGroups);
   let { after, rescan, failures, paused } = carry;
@@ -191,6 +100,11 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
         { patchId: selector.patchId, assetId: host.assetId, attempt, packages: host.packages },
         starting,
       );
+      const closesAt = host.window?.closesAt;
+      if (closesAt && Date.now() > Date.parse(closesAt) && patched('record-window-overrun')) {
+        const at = new Date().toISOString();
+        await deployment.recordOverrun({ patchId: selector.patchId, assetId: host.assetId, attempt, windowClosedAt: closesAt, at });
+      }
       count(status);
       if (BUDGET_FAILURES.includes(status)) {
         failures++;
@@ -225,8 +139,8 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
       exhausted = false;
     }
     if (queue.length < maxConcurrent && !exhausted && !timeToContinue) {
-      const at = windowsAtStart ? { at: new Date().toISOString() } : {};
-      const page = await deployment.waveHosts({ ...selector, after, limit: PAGE, bypassWindows, ...at });
+      // windows as they stand in the workflow's time (simulated time in tests)
+      const page = await deployment.waveHosts({ ...selector, after, limit: PAGE, bypassWindows, at: new Date().toISOString() });
       if (page.length < PAGE) exhausted = true;
       if (page.length > 0) after = page[page.length - 1]!.position;
       for (const host of page) {
@@ -254,7 +168,8 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
         await hold(host, `held: another member of ${host.redundancyGroup} failed in this patch`);
         continue;
       }
-      if (windowsAtStart && !mayStartNow(host.window, Date.now())) {
+      // judged when it starts, not when it was queued: a host queued behind maxConcurrent may have missed its window
+      if (!mayStartNow(host.window, Date.now())) {
         // its window closes too soon (or a freeze begins): look again once it has closed
         waiting.set(host.assetId, host.window?.closesAt ?? new Date().toISOString());
         continue;
@@ -291,79 +206,4 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
   if (aborted) return { status: 'aborted', failures, counts };
   if (halted) return { status: 'halted', failures, counts, reason: halted };
   return { status: 'done', failures, counts };
-}
-
-/**
- * precheck … install (cancellable until the install begins), then reboot → await → post-check
- * as durable steps of their own that an abort lets finish.
- */
-export async function runPipeline(
-  host: { assetId: string; connector: ConnectorName },
-  work: HostWork,
-  starting?: CancellationScope,
-): Promise<HostStatus> {
-  const connector = connectorFor(host);
-  let result: HostResult;
-  try {
-    // only the connector call is cancellable: what it reports is recorded whatever happens
-    result = await hostCall(host, work, 'deploy', () =>
-      starting ? starting.run(() => connector.deployHost(work)) : connector.deployHost(work),
-    );
-  } catch (err) {
-    if (!isCancellation(err)) throw err;
-    await deployment.markHost({
-      patchId: work.patchId,
-      assetId: work.assetId,
-      status: 'pending',
-      reason: 'the rollout was aborted before this host was changed',
-    });
-    return 'pending';
-  }
-  if (result.status !== 'reboot-required') return result.status;
-  return CancellationScope.nonCancellable(async () => {
-    const rebooted = await hostCall(host, work, 'reboot', () => connector.rebootHost(work));
-    if (rebooted.status !== 'reboot-required' && rebooted.status !== 'installed') return rebooted.status;
-    const back = await hostCall(host, work, 'await', () => awaitingConnector(host).awaitHost(work));
-    if (back.status !== 'reboot-required' && back.status !== 'installed') return back.status;
-    const checked = await hostCall(host, work, 'post-check', () => connector.postCheckHost(work));
-    return checked.status as HostStatus;
-  });
-}
-
-export interface RollbackInput {
-  patchId: string;
-  maxConcurrent: number;
-  /** Hosts this workflow already tried (continue-as-new): a host whose rollback failed is not tried again. */
-  tried?: string[];
-  counts?: Record<string, number>;
-}
-
-/**
- * Operator rollback (docs/process.md, step 6, and the `rollback` action): every host this patch changed,
- * newest wave first, back to the versions it had. Maintenance windows do not delay a rollback.
- */
-export async function rollbackHosts(input: RollbackInput): Promise<{ counts: Record<string, number> }> {
-  const tried = new Set(input.tried);
-  const counts = input.counts ?? {};
-  let startedHere = 0;
-  for (;;) {
-    const batch = (await deployment.changedHosts({ patchId: input.patchId, limit: tried.size + PAGE })).filter(
-      (h) => !tried.has(h.assetId),
-    );
-    if (batch.length === 0) return { counts };
-    if (startedHere >= HOSTS_PER_RUN || workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof rollbackHosts>({ ...input, tried: [...tried], counts });
-    }
-    const slice = batch.slice(0, PAGE);
-    for (let i = 0; i < slice.length; i += input.maxConcurrent) {
-      await Promise.all(
-        slice.slice(i, i + input.maxConcurrent).map(async (host) => {
-          tried.add(host.assetId);
-          startedHere++;
-          const result = await hostCall(host, host, 'rollback', () => connectorFor(host).rollbackHost(host));
-          counts[result.status] = (counts[result.status] ?? 0) + 1;
-        }),
-      );
-    }
-  }
 }

@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type Activities } from '../../src/activities';
 import { upsertAssets } from '../../src/db/assets';
 import { importOsv } from '../../src/db/feeds';
-import { AssetSchema, type AssetInput } from '../../src/domain/asset';
+import { savePolicy } from '../../src/db/policy';
+import { AssetSchema, type AssetInput, type MaintenanceWindow } from '../../src/domain/asset';
 import type { WaveSelector } from '../../src/domain/deployment';
 import { rolloutPlanSettings } from '../../src/domain/governance';
 import { DEFAULT_POLICY } from '../../src/domain/policy';
@@ -183,5 +184,40 @@ describe('records follow the workflow time on the time-skipping server', () => {
       .rows[0];
     expect(host).toMatchObject({ status: 'unreachable', attempts: 3 });
     expect(ms(host.finished_at)).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+  });
+
+  it('a host still installing when its window closes finishes, and the overrun is recorded as a step at the workflow time', async () => {
+    const patchId = 'sim-overrun';
+    // activities run in real time (time skipping stops meanwhile): an 8 s install that starts
+    // 5 s before its two-minute window closes overruns it; the policy lets it start that late
+    await savePolicy(pool, { ...DEFAULT_POLICY, rollout: { ...DEFAULT_POLICY.rollout, minWindowRemaining: '1s' } }, 'test');
+    const HOUR = 3_600_000;
+    const before = await env.currentTimeMs();
+    await env.sleep(HOUR - (before % HOUR) + 115_000);
+    const now = new Date(await env.currentTimeMs());
+    const hh = String(now.getUTCHours()).padStart(2, '0');
+    const window: MaintenanceWindow = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: `${hh}:00`, end: `${hh}:02` };
+    const closesAt = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), now.getUTCHours(), 2);
+    await deploy(
+      patchId,
+      [sshHost('so-slow', { timezone: 'UTC', maintenanceWindows: [window], simulation: { installMs: 8000 } })],
+      [OPENSSH],
+    );
+    const selector = { patchId, ring: 'production', wave: 0 } as const;
+    const result = await env.client.workflow.execute<typeof hostWave>('hostWave', {
+      taskQueue: TASK_QUEUE,
+      workflowId: `patch-${patchId}-production-0-1`,
+      args: [{ selector, attempt: 1, maxConcurrent: 1, maxPerGroup: 1, budget: null, bypassWindows: false }],
+    });
+    expect(result).toMatchObject({ status: 'done', counts: { installed: 1 } });
+
+    const records = (await pool.query('SELECT step, ok, detail, at FROM deployment_records WHERE patch_id = $1 ORDER BY id', [patchId]))
+      .rows;
+    expect(ms(records.find((r) => r.step === 'precheck').at)).toBeLessThan(closesAt);
+    const overruns = records.filter((r) => r.step === 'overrun');
+    expect(overruns).toHaveLength(1);
+    expect(overruns[0]).toMatchObject({ ok: false, detail: expect.stringContaining(new Date(closesAt).toISOString()) });
+    expect(ms(overruns[0].at)).toBeGreaterThan(closesAt);
+    await savePolicy(pool, DEFAULT_POLICY, 'test');
   });
 });

@@ -17,7 +17,7 @@ import { workflowIdFor, type Actor, type PatchRequest } from '../../src/domain/p
 import type { PatchStatus } from '../../src/domain/patch-status';
 import type { DeliveryReport } from '../../src/services/notifications';
 import { decideUpdate, reviewUpdate, statusQuery } from '../../src/workflows/definitions';
-import { patchLifecycle } from '../../src/workflows/patch-lifecycle';
+import { patchLifecycle } from '../../src/workflows/patch/lifecycle';
 import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchState } from '../../src/workflows/search-attributes';
 import { testAsset } from '../helpers/assets';
 import { readJson } from '../helpers/fixtures';

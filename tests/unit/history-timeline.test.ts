@@ -13,6 +13,8 @@ import { savedHistories } from '../helpers/histories';
 const recorded = savedHistories().filter(
   (h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name === 'patchLifecycle',
 );
+// a run that continues another starts with the state handed over, not with the opening request
+const firstRuns = recorded.filter((h) => !h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId);
 const byName = (name: string) => {
   const found = recorded.find((h) => h.name === name);
   if (!found) throw new Error(`no recorded history ${name}`);
@@ -21,7 +23,7 @@ const byName = (name: string) => {
 const types = (rows: HistoryEntry[]) => rows.map((r) => r.type);
 
 describe('timeline of the recorded histories', () => {
-  it.each(recorded.map((h) => [h.name, h.history] as const))(
+  it.each(firstRuns.map((h) => [h.name, h.history] as const))(
     '%s: opened by the requester, phases chained, no SDK bookkeeping',
     (_name, history) => {
       const rows = renderTimeline(history);
@@ -90,10 +92,24 @@ describe('timeline of the recorded histories', () => {
     expect(cancel.actor).toMatch(/@/);
   });
 
-  it('cancelled during assessment: the running activity is cancelled and the patch closes cancelled', () => {
+  it('a patch over two runs: the first ends continued-as-new, the next starts from it, phases and runs chained', () => {
+    const first = recorded.find((h) => h.name === 'patch-continued-as-new')!.history;
+    const last = recorded.find((h) => h.name === 'patch-continued-then-cancelled')!.history;
+    const rows = renderTimeline(first, last);
+    const end = rows.findIndex((r) => r.type === 'continued-as-new');
+    expect(end).toBe(rows.filter((r) => r.run === 1).length - 1);
+    expect(rows[end + 1]).toMatchObject({ run: 2, eventId: 1, type: 'run-started', phase: 'approval' });
+    expect(rows[end + 1]!.details).not.toHaveProperty('status');
+    expect(rows.filter((r) => r.type === 'update:decide').length).toBeGreaterThan(200);
+    expect(rows.at(-1)).toMatchObject({ run: 2, type: 'patch-closed', details: { outcome: 'cancelled' } });
+  });
+
+  it('cancelled during assessment: the request arrives while assess runs, and the patch closes cancelled', () => {
     const rows = byName('patch-cancelled');
-    expect(rows.find((r) => r.type === 'activity-cancel-requested')!.details).toMatchObject({ activityType: 'assess' });
-    expect(rows.at(-1)).toMatchObject({ type: 'patch-closed', phase: 'assessment', details: { outcome: 'cancelled' } });
+    const cancel = rows.findIndex((r) => r.type === 'cancel-requested');
+    expect(rows[cancel]!.phase).toBe('assessment');
+    expect(rows.findIndex((r) => r.type === 'activity-scheduled' && r.details.activityType === 'assess')).toBeLessThan(cancel);
+    expect(rows.at(-1)).toMatchObject({ type: 'patch-closed', phase: 'completed', details: { outcome: 'cancelled' } });
   });
 });
 

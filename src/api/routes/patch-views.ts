@@ -8,6 +8,7 @@ import { PHASES, STATES, workflowIdFor } from '../../domain/patch';
 import type { ApiDeps } from '../deps';
 import { badRequest, isWorkflowNotFound, notFound } from '../errors';
 import { HistoryEntry, renderTimeline } from '../history-timeline';
+import { fetchEveryRun } from '../workflow-runs';
 import { decodePageToken, encodePageToken, listQuery, PAGE_TOKEN, PatchListItem, toListItem } from '../patch-list';
 import { defineRoute, type RouteSpec } from '../route';
 import { AdvisoryId } from '../../domain/patch-requests';
@@ -67,7 +68,7 @@ export function patchViewRoutes(deps: ApiDeps): RouteSpec[] {
     defineRoute({
       method: 'get',
       path: '/v1/patches/:id/history',
-      summary: "A patch's timeline from its Temporal workflow history: who did what, when, in which phase",
+      summary: "A patch's timeline from its Temporal workflow history (every run): who did what, when, in which phase",
       access: ['auditor', 'admin'],
       params: PatchIdParam,
       responses: {
@@ -76,8 +77,7 @@ export function patchViewRoutes(deps: ApiDeps): RouteSpec[] {
       },
       handler: async ({ params }) => {
         try {
-          const history = await deps.temporal.workflow.getHandle(workflowIdFor(params.id)).fetchHistory();
-          return { body: renderTimeline(history) };
+          return { body: renderTimeline(...(await fetchEveryRun(deps.temporal, workflowIdFor(params.id)))) };
         } catch (err) {
           if (isWorkflowNotFound(err)) {
             throw notFound(`No patch ${params.id}`);

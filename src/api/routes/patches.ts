@@ -28,7 +28,7 @@ import {
   rolloutUpdate,
   statusQuery,
 } from '../../workflows/definitions';
-import { patchLifecycle } from '../../workflows/patch-lifecycle';
+import { patchLifecycle } from '../../workflows/patch/lifecycle';
 import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchState } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../deps';
 import { ApiError, badRequest, notFound } from '../errors';

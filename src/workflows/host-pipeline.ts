@@ -1,0 +1,124 @@
+/**
+ * The per-host pipeline (docs/process.md, step 7), shared by every batch of hosts: the lab and
+ * the production waves (`hostWave`), the lab's rollback proof, straggler retries and the
+ * operator's rollback (`rollbackHosts`). Each call goes to the simulated fleet on the shared
+ * queue, or to the host's own agent.
+ */
+import {
+  type ActivityOptions,
+  ActivityCancellationType,
+  ActivityFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  TimeoutFailure,
+} from '@temporalio/workflow';
+import type { DeploymentActivities } from '../activities/deployment-contract';
+import type { ConnectorName } from '../domain/asset';
+import type { ConnectorActivities } from '../connectors/contract';
+import { hostTaskQueue } from '../connectors/contract';
+import type { HostResult, HostStatus, HostWork } from '../domain/deployment';
+
+/** The deployment records a batch of hosts writes. */
+export const deploymentRecords = proxyActivities<DeploymentActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumInterval: '30 seconds' },
+});
+const deployment = deploymentRecords;
+
+const HOST_CALLS: ActivityOptions = {
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+  // an abort reaches a call through its heartbeats; a host whose install has begun finishes it
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
+
+/** The pipeline's activities for a host: the shared queue (simulated), or the host's own agent. */
+export function connectorFor(host: { assetId: string; connector: ConnectorName }): ConnectorActivities {
+  if (host.connector === 'simulated') return proxyActivities<ConnectorActivities>(HOST_CALLS);
+  // no agent polling the host's queue within two minutes: the host is unreachable
+  return proxyActivities<ConnectorActivities>({
+    ...HOST_CALLS,
+    taskQueue: hostTaskQueue(host.assetId),
+    scheduleToStartTimeout: '2 minutes',
+  });
+}
+
+/** Waiting for a rebooting host: long, heartbeated, never counted a failure while it beats. */
+function awaitingConnector(host: { assetId: string; connector: ConnectorName }): ConnectorActivities {
+  const options: ActivityOptions = { ...HOST_CALLS, startToCloseTimeout: '6 hours', retry: { ...HOST_CALLS.retry, maximumAttempts: 3 } };
+  return proxyActivities<ConnectorActivities>(
+    host.connector === 'simulated' ? options : { ...options, taskQueue: hostTaskQueue(host.assetId) },
+  );
+}
+
+/** Why a call failed after its retries, as a host status and reason. */
+export function failedCall(err: unknown, step: string): HostResult {
+  const noAgent = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
+  if (noAgent) return { status: 'unreachable', reason: `${step}: no agent answered on its task queue`, steps: [] };
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
+  return { status: 'failed', reason: `${step}: ${cause}`, steps: [] };
+}
+
+/** Runs one host's pipeline call and records what an agent reports (the simulated connector records its own). */
+export async function hostCall(
+  host: { assetId: string; connector: ConnectorName },
+  work: HostWork,
+  step: string,
+  call: () => Promise<HostResult>,
+): Promise<HostResult> {
+  let result: HostResult;
+  try {
+    result = await call();
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    result = failedCall(err, step);
+    await deployment.markHost({
+      patchId: work.patchId,
+      assetId: work.assetId,
+      status: result.status as HostStatus,
+      reason: result.reason ?? null,
+    });
+    return result;
+  }
+  if (host.connector === 'agent') await deployment.recordHostSteps({ work, result });
+  return result;
+}
+
+/**
+ * precheck … install (cancellable until the install begins), then reboot → await → post-check
+ * as durable steps of their own that an abort lets finish.
+ */
+export async function runPipeline(
+  host: { assetId: string; connector: ConnectorName },
+  work: HostWork,
+  starting?: CancellationScope,
+): Promise<HostStatus> {
+  const connector = connectorFor(host);
+  let result: HostResult;
+  try {
+    // only the connector call is cancellable: what it reports is recorded whatever happens
+    result = await hostCall(host, work, 'deploy', () =>
+      starting ? starting.run(() => connector.deployHost(work)) : connector.deployHost(work),
+    );
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    await deployment.markHost({
+      patchId: work.patchId,
+      assetId: work.assetId,
+      status: 'pending',
+      reason: 'the rollout was aborted before this host was changed',
+    });
+    return 'pending';
+  }
+  if (result.status !== 'reboot-required') return result.status;
+  return CancellationScope.nonCancellable(async () => {
+    const rebooted = await hostCall(host, work, 'reboot', () => connector.rebootHost(work));
+    if (rebooted.status !== 'reboot-required' && rebooted.status !== 'installed') return rebooted.status;
+    const back = await hostCall(host, work, 'await', () => awaitingConnector(host).awaitHost(work));
+    if (back.status !== 'reboot-required' && back.status !== 'installed') return back.status;
+    const checked = await hostCall(host, work, 'post-check', () => connector.postCheckHost(work));
+    return checked.status as HostStatus;
+  });
+}
