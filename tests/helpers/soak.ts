@@ -229,7 +229,7 @@ export interface SoakRun {
   closed: boolean;
   /** Why the driver stopped before the patch closed (a halt, the horizon, an error). */
   stuck?: string;
-  /** Simulated time when the driver stopped. */
+  /** Simulated time when the patch closed (entered `completed`), else when the driver stopped. */
   endedAt: number;
   wallMs: number;
   actionsDone: { what: string; at: string }[];
@@ -348,7 +348,9 @@ export async function runSoakPatch(options: SoakRunOptions): Promise<SoakRun> {
     ],
   });
   const final = await handle.result();
-  return result(final, true, await env.currentTimeMs());
+  // the moment it closed: awaiting the result lets the server's clock run on past it
+  const closedAt = final.phases.find((p) => p.phase === 'completed')?.at;
+  return result(final, true, closedAt ? Date.parse(closedAt) : await env.currentTimeMs());
 }
 
 // ---- readings ----

@@ -16,11 +16,12 @@ import { AssetSchema } from '../../src/domain/asset';
 import { workflowIdFor, type Actor, type PatchRequest } from '../../src/domain/patch';
 import type { PatchStatus } from '../../src/domain/patch-status';
 import type { DeliveryReport } from '../../src/services/notifications';
-import { decideUpdate, reviewUpdate, statusQuery } from '../../src/workflows/definitions';
+import { decideUpdate, feedbackUpdate, postmortemUpdate, reviewUpdate, rolloutUpdate, statusQuery } from '../../src/workflows/definitions';
 import { patchLifecycle } from '../../src/workflows/patch/lifecycle';
 import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchState } from '../../src/workflows/search-attributes';
 import { testAsset } from '../helpers/assets';
 import { readJson } from '../helpers/fixtures';
+import { saveHistory } from '../helpers/histories';
 import { freshDatabase, logger, startTestWorker } from '../helpers/servers';
 import { timeSkippingEnvironment } from '../helpers/time-skipping';
 
@@ -152,5 +153,67 @@ describe('late reviews on the default policy, in simulated time', () => {
     expect(told.map((n) => n.event)).toEqual(expect.arrayContaining(['review-requested', 'escalation', 'approval-requested', 'completed']));
     for (const { report } of told.filter((n) => n.report)) expect(report).toEqual({ delivered: [], failed: [] });
     expect(told.filter((n) => n.event === 'escalation')).toHaveLength(2);
+  });
+});
+
+/** Lets simulated time pass an hour at a time until the status is as wanted (at most `days`). */
+async function advanceUntil(handle: WorkflowHandle, accept: (s: PatchStatus) => boolean, what: string, days = 30): Promise<PatchStatus> {
+  let last: PatchStatus | undefined;
+  for (let hour = 0; hour < days * 24; hour++) {
+    last = await handle.query(statusQuery);
+    if (accept(last)) return last;
+    await env.sleep('1 hour');
+  }
+  throw new Error(`never reached ${what} in ${days} simulated days; last status: ${JSON.stringify(last)}`);
+}
+
+describe('feedback during monitoring, in simulated time', () => {
+  it('halts the monitoring window for the operator, who rolls every changed host back', async () => {
+    const packages = [{ name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6', source: 'openssh' }];
+    const hosts = [
+      testAsset('mon-lab-1', { environment: 'lab', packages }),
+      testAsset('mon-pilot-1', { environment: 'pilot', packages }),
+      testAsset('mon-web-1', { packages }),
+    ];
+    await upsertAssets(
+      pool,
+      hosts.map((h) => AssetSchema.parse(h)),
+    );
+    const handle = await openPatch('sim-monitoring-rollback');
+    await until(handle, (s) => s.awaiting === 'reviews', 'peer review');
+    for (const reviewer of [rita, remy]) {
+      await handle.executeUpdate(reviewUpdate, { args: [{ actor: reviewer, verdict: 'approve', comment: 'ok' }] });
+    }
+    await until(handle, (s) => s.awaiting === 'decision', 'the approval');
+    await handle.executeUpdate(decideUpdate, { args: [{ actor: carl, decision: 'approve', comment: 'go' }] });
+
+    // lab, pilot and its bake, the waves and their bakes, verification: a day or two of simulated time
+    const monitoring = await advanceUntil(handle, (s) => s.phase === 'monitoring', 'monitoring');
+    expect(monitoring.state).toBe('running');
+    await handle.executeUpdate(feedbackUpdate, {
+      args: [{ actor: opal, severity: 'high', message: 'sshd refuses keys since the update' }],
+    });
+    const halted = await until(handle, (s) => s.state === 'halted', 'the halt');
+    expect(halted).toMatchObject({ phase: 'monitoring', awaiting: 'operator', halt: { phase: 'monitoring', decidedBy: 'operator' } });
+    expect(halted.halt!.reason).toContain('sshd refuses keys');
+
+    await handle.executeUpdate(rolloutUpdate, { args: [{ actor: opal, action: 'rollback', comment: 'keys broken' }] });
+    const due = await advanceUntil(handle, (s) => s.awaiting === 'postmortem', 'the postmortem');
+    expect(due.phase).toBe('postmortem');
+    await handle.executeUpdate(postmortemUpdate, {
+      args: [{ actor: opal, lessonsLearned: 'test sshd keys in the lab', actions: ['add a key test'] }],
+    });
+    const closed = await handle.result();
+    expect(closed).toMatchObject({ outcome: 'rolled-back', state: 'done', phase: 'completed' });
+    await saveHistory(handle, 'rollout-monitoring-feedback-rolled-back');
+    expect(closed.actions.map((a) => a.action)).toEqual(['rollback']);
+    const rows = (
+      await pool.query("SELECT asset_id, status FROM deployment_hosts WHERE patch_id = 'sim-monitoring-rollback' ORDER BY asset_id")
+    ).rows;
+    expect(rows.filter((r) => r.asset_id.startsWith('mon-'))).toEqual([
+      { asset_id: 'mon-lab-1', status: 'rolled-back' },
+      { asset_id: 'mon-pilot-1', status: 'rolled-back' },
+      { asset_id: 'mon-web-1', status: 'rolled-back' },
+    ]);
   });
 });

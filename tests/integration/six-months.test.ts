@@ -22,6 +22,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateFleet, scenarioStart } from '../helpers/fleet';
+import { saveHistory } from '../helpers/histories';
 import { freshDatabase, startTestWorker } from '../helpers/servers';
 import {
   breachRows,
@@ -200,5 +201,6 @@ describe('six months of a low-priority patch, in simulated time', () => {
     expect.soft(census.runs[0]!.type).toBe('patchLifecycle');
     expect.soft(census.runs.filter((r) => r.type === 'hostWave').length).toBeGreaterThan(5);
     for (const r of census.runs) expect.soft(r.events, `${r.workflowId} (${r.runId})`).toBeLessThan(MAX_EVENTS_PER_RUN);
+    await saveHistory(run.handle, 'patch-six-months');
   }, 1_200_000);
 });

@@ -9,7 +9,7 @@
  * When its history grows long the workflow continues as new between two steps, or in the middle
  * of a wait, carrying the whole state over; the next run enters the same step again.
  */
-import { allHandlersFinished, CancellationScope, condition, continueAsNew, isCancellation, setHandler } from '@temporalio/workflow';
+import { CancellationScope, condition, continueAsNew, isCancellation, setHandler } from '@temporalio/workflow';
 import { initialStatus, type PatchRequest } from '../../domain/patch';
 import type { PatchStatus } from '../../domain/patch-status';
 import { statusQuery } from '../definitions';
@@ -84,8 +84,8 @@ export async function patchLifecycle(request: PatchRequest, carried?: PatchState
       const step = state.step;
       if (step === 'closed') break;
       if (p.shouldContinueAsNew()) {
-        // nothing in flight is lost: the updates being handled and the deadline's activities finish first
-        await condition(() => allHandlersFinished() && p.deadlineWork === undefined);
+        // nothing in flight is lost: updates being handled, the deadline's activities and notifications finish first
+        await condition(() => p.settled());
         await continueAsNew<typeof patchLifecycle>(request, state);
       }
       const interruption = HANDLES_INTERRUPTIONS.has(step) ? undefined : p.interruption();
@@ -102,7 +102,7 @@ export async function patchLifecycle(request: PatchRequest, carried?: PatchState
   // after a Temporal cancel the root scope is cancelled: these last waits must not be
   await CancellationScope.nonCancellable(async () => {
     await deadlines;
-    await condition(allHandlersFinished);
+    await condition(() => p.settled());
   });
   return state.status;
 }

@@ -3,7 +3,14 @@
  * attributes, notifications, the waits every phase uses, and when to continue as new. The phases
  * (phases/*.ts) and the updates (updates.ts) work through it; it holds no process logic itself.
  */
-import { ApplicationFailure, condition, getExternalWorkflowHandle, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  getExternalWorkflowHandle,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { GovernanceView, Refusal } from '../../domain/governance';
 import type { Phase, State, UpdateAck } from '../../domain/patch';
 import type { PatchStatus } from '../../domain/patch-status';
@@ -33,6 +40,8 @@ export class Patch {
   currentWave: string | undefined;
   /** Work of the deadline watcher in progress: a run continues as new only between two of them. */
   deadlineWork: Promise<void> | undefined;
+  /** Notifications on their way: a run ends (or continues as new) once each was delivered or given up on. */
+  private readonly notifications = new Set<Promise<void>>();
 
   constructor(readonly state: PatchState) {}
 
@@ -85,9 +94,25 @@ export class Patch {
     return 'closed';
   }
 
-  /** A notification; a receiver that is down never holds the patch up. */
+  /**
+   * A notification; a receiver that is down never holds the patch up. Its delivery report is
+   * recorded in the history as the activity's result.
+   */
   tell(event: NotificationEvent, text: string): void {
-    notify({ event, patchId: this.id, title: this.status.title, text, details: { phase: this.status.phase } }).catch(() => undefined);
+    const sent: Promise<void> = notify({ event, patchId: this.id, title: this.status.title, text, details: { phase: this.status.phase } })
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        this.notifications.delete(sent);
+      });
+    this.notifications.add(sent);
+  }
+
+  /** Nothing is in flight that a run must finish first: updates being handled, the deadline watcher's work, notifications. */
+  settled(): boolean {
+    return allHandlersFinished() && this.deadlineWork === undefined && this.notifications.size === 0;
   }
 
   async refreshHosts(): Promise<void> {

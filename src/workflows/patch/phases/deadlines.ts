@@ -27,8 +27,13 @@ export function maximumPassed(p: Patch): boolean {
 /** Sleeps until the next deadline (again when a revision or review moves it) and acts when it passes. */
 export async function watchDeadlines(p: Patch): Promise<void> {
   for (;;) {
+    if (p.closed || maximumPassed(p)) return;
     const next = nextDeadline(p);
-    if (!next || p.closed) return;
+    if (!next) {
+      // not assessed yet: the deadlines come with the first evaluation
+      await condition(() => p.closed || nextDeadline(p) !== undefined);
+      continue;
+    }
     const moved = () => {
       const now = nextDeadline(p);
       return now?.deadline !== next.deadline || now.at !== next.at;
@@ -59,6 +64,8 @@ async function pass(p: Patch, deadline: Deadline): Promise<void> {
   }
   s.deadlinesPassed.push({ deadline, at: now(), message });
   if (owed?.length !== 0) p.tell(deadline === 'recommended' ? 'sla-at-risk' : 'escalation', message);
+  // a straggler retry waiting for a window would keep verification open past the maximum
+  if (deadline === 'maximum' && p.state.rollout?.wave?.selector.stragglersOnly) await p.controlWave('abort');
 }
 
 /** The hosts still owed the patch once hosts are being changed; undefined before the deployment started. */

@@ -44,9 +44,11 @@ export async function stragglers(p: Patch): Promise<Step> {
   }
   const retry = s.stragglers.length > 0 ? Date.parse(r.nextRetryAt!) : Infinity;
   const changes = p.hostChanges;
+  // the maximum deadline wakes it through the deadline watcher, once the breaches are recorded
+  const wake = Math.min(retry, ...deferrals, ...expiries);
   await p.wait(
     () => p.state.pending.retryStragglers === true || p.hostChanges !== changes || maximumPassed(p) || p.interrupted(),
-    Math.min(retry, maximum, ...deferrals, ...expiries),
+    wake === Infinity ? undefined : wake,
   );
   return 'stragglers';
 }

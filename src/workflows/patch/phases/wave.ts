@@ -7,6 +7,7 @@ import { failureBudget, type WaveSelector } from '../../../domain/deployment';
 import { hostWave, type WaveInput, type WaveResult } from '../../host-wave';
 import { now, type Patch } from '../patch';
 import type { Step } from '../state';
+import { maximumPassed } from './deadlines';
 
 /** Orders a wave of `selector`'s hosts; `then` is the step after it. */
 export function startWave(p: Patch, selector: WaveSelector, maxFailures: number | string | null, then: Step, size = 0): Step {
@@ -59,6 +60,11 @@ export async function wave(p: Patch): Promise<Step> {
   }
   const interruption = p.interruption();
   if (interruption) return interruption;
+  if (result.status === 'aborted' && selector.stragglersOnly && maximumPassed(p)) {
+    // stopped at the maximum deadline: the stragglers are retried no more
+    r.wave = null;
+    return order.then;
+  }
   if (entry) entry.status = 'running';
   return halt(p, result.reason ?? 'the failure budget is spent', 'wave', false);
 }
