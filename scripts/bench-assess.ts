@@ -7,7 +7,6 @@
  * drifted, with 1–3 packages at an older version, as real fleets do.
  * Options: ASSETS (default 100000), PACKAGES (300).
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,11 +14,9 @@ import { Pool } from 'pg';
 import type { Asset, InstalledPackage } from '../src/domain/asset';
 import type { OsvRecord } from '../src/domain/osv';
 import { upsertAssets } from '../src/db/assets';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import { benchDatabase } from './bench-database';
 import { importOsv } from '../src/db/feeds';
-import { migrate } from '../src/db/migrate';
 import { createLogger } from '../src/logger';
-import { freePort } from '../src/runtime/ports';
 import { findAffected } from '../src/services/assessment';
 
 const ASSETS = Number(process.env.ASSETS ?? 100_000);
@@ -90,26 +87,14 @@ const advisory: OsvRecord = {
 
 async function main() {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'bench');
-  let databaseUrl = process.env.DATABASE_URL;
-  let stop = async () => undefined as void;
-  if (!databaseUrl) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'patchflow-bench-'));
-    fs.chmodSync(dir, 0o755);
-    const pg = await startEmbeddedPostgres({
-      dataDir: dir,
-      port: await freePort(),
-      database: `bench_${crypto.randomBytes(3).toString('hex')}`,
-      logger,
-      ephemeral: true,
-    });
-    databaseUrl = pg.url;
-    stop = async () => {
-      await pg.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    };
-  }
-  await migrate(databaseUrl, logger);
-  const pool = new Pool({ connectionString: databaseUrl, max: 4 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'patchflow-bench-'));
+  fs.chmodSync(dir, 0o755); // the embedded server runs as the `postgres` user when we are root
+  const database = await benchDatabase(dir, logger);
+  const stop = async () => {
+    await database.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const pool = new Pool({ connectionString: database.url, max: 4 });
   try {
     console.log(`fleet: ${ASSETS} assets × ${PACKAGES} packages (${((ASSETS * PACKAGES) / 1e6).toFixed(1)} M installed packages)`);
     let imported = 0;

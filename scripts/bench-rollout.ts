@@ -9,20 +9,18 @@
  * ≥ 0.5); and the largest workflow history of the run (target < 10,000 events).
  * Options: ASSETS (default 10000), CONCURRENCY (maxConcurrent, default 50).
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { Pool } from 'pg';
+import { benchDatabase } from './bench-database';
 import type { Asset } from '../src/domain/asset';
 import type { PatchStatus } from '../src/domain/patch-status';
 import type { PatchRequest } from '../src/domain/patch';
 import { upsertAssets } from '../src/db/assets';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { importOsv } from '../src/db/feeds';
-import { migrate } from '../src/db/migrate';
 import { createLogger } from '../src/logger';
 import { startDevServer } from '../src/runtime/dev-server';
 import { freePort } from '../src/runtime/ports';
@@ -64,23 +62,12 @@ async function main() {
   fs.chmodSync(tmp, 0o755);
   const cleanups: (() => Promise<void>)[] = [async () => fs.rmSync(tmp, { recursive: true, force: true })];
   try {
-    let databaseUrl = process.env.DATABASE_URL;
-    if (!databaseUrl) {
-      const pg = await startEmbeddedPostgres({
-        dataDir: path.join(tmp, 'pg'),
-        port: await freePort(),
-        database: `bench_${crypto.randomBytes(3).toString('hex')}`,
-        logger,
-        ephemeral: true,
-      });
-      cleanups.unshift(() => pg.stop());
-      databaseUrl = pg.url;
-    }
+    const database = await benchDatabase(tmp, logger);
+    cleanups.unshift(database.stop);
     const cli = await provisionTemporalCli();
     const server = await startDevServer({ cliPath: cli.path, namespace: 'default', port: await freePort(), logger });
     cleanups.unshift(() => server.stop());
-    await migrate(databaseUrl, logger);
-    const pool = new Pool({ connectionString: databaseUrl, max: 20 });
+    const pool = new Pool({ connectionString: database.url, max: 20 });
     cleanups.unshift(() => pool.end());
 
     await upsertAssets(pool, fleet());

@@ -14,16 +14,13 @@
  * Options: HOSTS (default 1000); SOAK_START (ISO instant the patch opens; default the next
  * 20 October, 09:00 UTC); SOAK_CENSUS (a file to write the runs and the events per day to, JSON).
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Pool } from 'pg';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
-import { migrate } from '../src/db/migrate';
+import { benchDatabase } from './bench-database';
 import { createLogger } from '../src/logger';
-import { freePort } from '../src/runtime/ports';
 import { writeWorkflowBundle } from '../src/worker/bundle';
 import { createWorker } from '../src/worker/worker';
 import { generateFleet, scenarioStart } from '../tests/helpers/fleet';
@@ -56,20 +53,9 @@ async function main() {
   fs.chmodSync(tmp, 0o755); // the embedded server runs as the `postgres` user when we are root
   const cleanups: (() => Promise<void>)[] = [async () => fs.rmSync(tmp, { recursive: true, force: true })];
   try {
-    let databaseUrl = process.env.DATABASE_URL;
-    if (!databaseUrl) {
-      const pg = await startEmbeddedPostgres({
-        dataDir: path.join(tmp, 'pg'),
-        port: await freePort(),
-        database: `soak_${crypto.randomBytes(3).toString('hex')}`,
-        logger,
-        ephemeral: true,
-      });
-      cleanups.unshift(() => pg.stop());
-      databaseUrl = pg.url;
-    }
-    await migrate(databaseUrl, logger);
-    const pool = new Pool({ connectionString: databaseUrl, max: 20 });
+    const database = await benchDatabase(tmp, logger);
+    cleanups.unshift(database.stop);
+    const pool = new Pool({ connectionString: database.url, max: 20 });
     cleanups.unshift(() => pool.end());
 
     const env = await timeSkippingEnvironment();

@@ -11,13 +11,14 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
+import { patchStartOptions } from '../../src/api/patch-start';
 import { upsertAssets } from '../../src/db/assets';
 import { importOsv } from '../../src/db/feeds';
 import { savePolicy } from '../../src/db/policy';
 import type { Asset } from '../../src/domain/asset';
 import type { HostWork } from '../../src/domain/deployment';
 import { parseDuration } from '../../src/domain/duration';
-import { workflowIdFor, type Actor, type PatchRequest } from '../../src/domain/patch';
+import type { Actor, PatchRequest } from '../../src/domain/patch';
 import type { PatchSettings, PatchStatus } from '../../src/domain/patch-status';
 import type { Policy } from '../../src/domain/policy';
 import {
@@ -29,7 +30,6 @@ import {
   statusQuery,
 } from '../../src/workflows/definitions';
 import type { patchLifecycle } from '../../src/workflows';
-import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchState } from '../../src/workflows/search-attributes';
 import { ADVISORY, MITIGATION, soakPolicy, withSimulation, type Fleet } from './fleet';
 import { readJson } from './fixtures';
 import type { TimedStep } from './window-audit';
@@ -172,19 +172,7 @@ export async function openPatch(
     requestedBy: PEOPLE.opal,
     requestedAt: new Date(await env.currentTimeMs()).toISOString(),
   };
-  return env.client.workflow.start<typeof patchLifecycle>('patchLifecycle', {
-    taskQueue,
-    workflowId: workflowIdFor(id),
-    args: [request],
-    typedSearchAttributes: [
-      { key: PatchId, value: id },
-      { key: PatchPhase, value: 'assessment' },
-      { key: PatchEmergency, value: false },
-      { key: PatchAdvisories, value: [ADVISORY] },
-      { key: PatchState, value: 'running' },
-    ],
-    memo: { title: request.title, requestedBy: PEOPLE.opal.name },
-  });
+  return env.client.workflow.start<typeof patchLifecycle>('patchLifecycle', patchStartOptions(request, taskQueue));
 }
 
 /** Polls the status query in real time (simulated time stands still meanwhile). */

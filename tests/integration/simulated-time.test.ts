@@ -10,15 +10,15 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { patchStartOptions } from '../../src/api/patch-start';
 import { upsertAssets } from '../../src/db/assets';
 import { importOsv } from '../../src/db/feeds';
 import { AssetSchema } from '../../src/domain/asset';
-import { workflowIdFor, type Actor, type PatchRequest } from '../../src/domain/patch';
+import type { Actor, PatchRequest } from '../../src/domain/patch';
 import type { PatchStatus } from '../../src/domain/patch-status';
 import type { DeliveryReport } from '../../src/services/notifications';
 import { decideUpdate, feedbackUpdate, postmortemUpdate, reviewUpdate, rolloutUpdate, statusQuery } from '../../src/workflows/definitions';
 import { patchLifecycle } from '../../src/workflows/patch/lifecycle';
-import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchState } from '../../src/workflows/search-attributes';
 import { testAsset } from '../helpers/assets';
 import { readJson } from '../helpers/fixtures';
 import { saveHistory } from '../helpers/histories';
@@ -64,19 +64,7 @@ async function openPatch(id: string): Promise<WorkflowHandle<typeof patchLifecyc
     requestedBy: opal,
     requestedAt: new Date(await env.currentTimeMs()).toISOString(),
   };
-  return env.client.workflow.start(patchLifecycle, {
-    taskQueue: TASK_QUEUE,
-    workflowId: workflowIdFor(id),
-    args: [request],
-    typedSearchAttributes: [
-      { key: PatchId, value: id },
-      { key: PatchPhase, value: 'assessment' },
-      { key: PatchEmergency, value: false },
-      { key: PatchAdvisories, value: [ADVISORY] },
-      { key: PatchState, value: 'running' },
-    ],
-    memo: { title: request.title, requestedBy: opal.name },
-  });
+  return env.client.workflow.start(patchLifecycle, patchStartOptions(request, TASK_QUEUE));
 }
 
 /** Polls the status query in real time (simulated time stands still meanwhile). */

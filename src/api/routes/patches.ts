@@ -29,7 +29,7 @@ import {
   statusQuery,
 } from '../../workflows/definitions';
 import { patchLifecycle } from '../../workflows/patch/lifecycle';
-import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchState } from '../../workflows/search-attributes';
+import { patchStartOptions } from '../patch-start';
 import type { ApiDeps } from '../deps';
 import { ApiError, badRequest, notFound } from '../errors';
 import { defineRoute, type RouteSpec } from '../route';
@@ -198,19 +198,7 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
         requestedAt: now.toISOString(),
       };
       try {
-        const handle = await deps.temporal.workflow.start(patchLifecycle, {
-          taskQueue: deps.taskQueue,
-          workflowId: workflowIdFor(request.id),
-          args: [request],
-          typedSearchAttributes: [
-            { key: PatchId, value: request.id },
-            { key: PatchPhase, value: 'assessment' },
-            { key: PatchEmergency, value: request.emergency },
-            { key: PatchAdvisories, value: request.advisoryIds },
-            { key: PatchState, value: 'running' },
-          ],
-          memo: { title: request.title, requestedBy: actor.name },
-        });
+        const handle = await deps.temporal.workflow.start(patchLifecycle, patchStartOptions(request, deps.taskQueue));
         return { id: request.id, workflowId: handle.workflowId };
       } catch (err) {
         // 32 random bits a day make a clash rare; on one, draw again.

@@ -1,0 +1,22 @@
+/** How a patch's workflow is started, by the API and by tests that drive the workflow directly. */
+import type { WorkflowStartOptions } from '@temporalio/client';
+import { workflowIdFor, type PatchRequest } from '../domain/patch';
+import type { patchLifecycle } from '../workflows';
+import { PatchAdvisories, PatchEmergency, PatchId, PatchPhase, PatchState } from '../workflows/search-attributes';
+
+/** The request as the workflow's input, with the search attributes and memo that list the patch from its first moment. */
+export function patchStartOptions(request: PatchRequest, taskQueue: string): WorkflowStartOptions<typeof patchLifecycle> {
+  return {
+    taskQueue,
+    workflowId: workflowIdFor(request.id),
+    args: [request],
+    typedSearchAttributes: [
+      { key: PatchId, value: request.id },
+      { key: PatchPhase, value: 'assessment' },
+      { key: PatchEmergency, value: request.emergency },
+      { key: PatchAdvisories, value: request.advisoryIds },
+      { key: PatchState, value: 'running' },
+    ],
+    memo: { title: request.title, requestedBy: request.requestedBy.name },
+  };
+}
