@@ -7,6 +7,7 @@ import { assessPatch, UnknownAdvisoriesError, type AssessmentInput, type Assessm
 import { deliver, type DeliveryReport, type Notification } from '../services/notifications';
 import { activityNow } from './clock';
 import { createDeploymentActivities } from './deployment';
+import { reportingOutages } from './infrastructure';
 import { createInventoryActivities } from './inventory';
 
 export interface ActivityDeps {
@@ -16,10 +17,11 @@ export interface ActivityDeps {
 
 /**
  * The activities the worker registers, closed over their dependencies (the samples-typescript
- * "activities with dependency injection" pattern).
+ * "activities with dependency injection" pattern); an unreachable database fails any of them
+ * as InfrastructureUnavailable (./infrastructure).
  */
 export function createActivities({ pool, logger }: ActivityDeps) {
-  return {
+  return reportingOutages({
     // the simulated connector's per-host pipeline and the deployment records, on the shared queue
     ...createSimulatedConnector({ pool, logger }),
     ...createDeploymentActivities({ pool, logger }),
@@ -47,7 +49,7 @@ export function createActivities({ pool, logger }: ActivityDeps) {
       const { policy } = await currentPolicy(pool);
       return deliver(policy.notifications.webhooks, notification, logger);
     },
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

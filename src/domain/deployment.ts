@@ -20,6 +20,12 @@ export const COMPLIANT: readonly HostStatus[] = ['installed', 'skipped'];
 /** Outcomes that count against a wave's failure budget (the patch itself misbehaved). */
 export const BUDGET_FAILURES: readonly HostStatus[] = ['failed', 'rolled-back'];
 
+/**
+ * The failure type of an activity that could not reach patchflow's own database: an outage of
+ * patchflow, waited out by the workflows, never counted as the host's failure.
+ */
+export const INFRASTRUCTURE_UNAVAILABLE = 'InfrastructureUnavailable';
+
 /** The steps a pipeline records, in the order they run. */
 export const PIPELINE_STEPS = [
   'precheck',

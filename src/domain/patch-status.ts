@@ -203,6 +203,10 @@ export const PatchStatus = z
       .describe(
         'The deadlines that passed while the patch was open: an escalation at the recommended one, the SLA breaches at the maximum',
       ),
+    waitingForInfrastructure: z
+      .object({ since: z.string(), reason: z.string() })
+      .nullable()
+      .describe("Hosts are waiting out an outage of patchflow's own database (not a host failure); null otherwise"),
     postmortem: Postmortem.nullable(),
     deployment: z
       .object({ startedAt: z.string().nullable(), finishedAt: z.string().nullable() })

@@ -138,6 +138,7 @@ export function initialStatus(request: PatchRequest): PatchStatus {
     deferrals: [],
     breaches: [],
     deadlinesPassed: [],
+    waitingForInfrastructure: null,
     postmortem: null,
     deployment: { startedAt: null, finishedAt: null },
   };

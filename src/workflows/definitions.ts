@@ -34,4 +34,10 @@ export const postmortemUpdate = defineUpdate<UpdateAck, [PostmortemInput]>('post
 /** From the patch workflow to a running wave: stop starting hosts (`pause`, `abort`) or go on (`resume`). */
 export const waveControlSignal = defineSignal<['pause' | 'resume' | 'abort']>('wave-control');
 
+/**
+ * From a wave to the patch workflow: its hosts began (`waiting: true`) or finished waiting out an
+ * outage of patchflow's own database. Sent when that changes, not per host.
+ */
+export const outageSignal = defineSignal<[{ waiting: boolean; reason: string }]>('infrastructure-outage');
+
 export const REFUSAL_TYPES = { forbidden: 'Forbidden', conflict: 'Conflict', invalid: 'InvalidInput' } as const;

@@ -8,16 +8,19 @@ import {
   type ActivityOptions,
   ActivityCancellationType,
   ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   isCancellation,
+  patched,
   proxyActivities,
+  sleep,
   TimeoutFailure,
 } from '@temporalio/workflow';
 import type { DeploymentActivities } from '../activities/deployment-contract';
 import type { ConnectorName } from '../domain/asset';
 import type { ConnectorActivities } from '../connectors/contract';
 import { hostTaskQueue } from '../connectors/contract';
-import type { HostResult, HostStatus, HostWork } from '../domain/deployment';
+import { INFRASTRUCTURE_UNAVAILABLE, type HostResult, type HostStatus, type HostWork } from '../domain/deployment';
 
 /** The deployment records a batch of hosts writes. */
 export const deploymentRecords = proxyActivities<DeploymentActivities>({
@@ -61,16 +64,64 @@ export function failedCall(err: unknown, step: string): HostResult {
   return { status: 'failed', reason: `${step}: ${cause}`, steps: [] };
 }
 
+/**
+ * The hosts of one batch that are waiting out an outage of patchflow's own database: `tell`
+ * hears when the first begins waiting and when the last is through.
+ */
+export class Outages {
+  private waiting = 0;
+
+  constructor(private readonly tell: (waiting: boolean, reason: string) => Promise<void>) {}
+
+  async begin(reason: string): Promise<void> {
+    if (this.waiting++ === 0) await this.tell(true, reason);
+  }
+
+  async end(): Promise<void> {
+    if (--this.waiting === 0) await this.tell(false, '');
+  }
+}
+
+const isOutage = (err: unknown) =>
+  err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === INFRASTRUCTURE_UNAVAILABLE;
+
+/**
+ * Makes `call` until it gets past outages of patchflow's own database: those are waited out with
+ * a growing pause (5 s to 1 min), for as long as they last, and never become the host's failure.
+ * The call is idempotent on (patch, asset, attempt), so making it again changes nothing twice.
+ */
+export async function pastOutages<T>(call: () => Promise<T>, outages?: Outages): Promise<T> {
+  let pause = 5_000;
+  let waiting = false;
+  try {
+    for (;;) {
+      try {
+        return await call();
+      } catch (err) {
+        // runs recorded before this waited out nothing: the host failed with the database
+        if (!isOutage(err) || !patched('infrastructure-outages-waited-out')) throw err;
+        if (!waiting) await outages?.begin((err as ActivityFailure).cause!.message);
+        waiting = true;
+        await sleep(pause);
+        pause = Math.min(pause * 2, 60_000);
+      }
+    }
+  } finally {
+    if (waiting) await outages?.end();
+  }
+}
+
 /** Runs one host's pipeline call and records what an agent reports (the simulated connector records its own). */
 export async function hostCall(
   host: { assetId: string; connector: ConnectorName },
   work: HostWork,
   step: string,
   call: () => Promise<HostResult>,
+  outages?: Outages,
 ): Promise<HostResult> {
   let result: HostResult;
   try {
-    result = await call();
+    result = await pastOutages(call, outages);
   } catch (err) {
     if (isCancellation(err)) throw err;
     result = failedCall(err, step);
@@ -93,14 +144,18 @@ export async function hostCall(
 export async function runPipeline(
   host: { assetId: string; connector: ConnectorName },
   work: HostWork,
-  starting?: CancellationScope,
+  { starting, outages }: { starting?: CancellationScope; outages?: Outages } = {},
 ): Promise<HostStatus> {
   const connector = connectorFor(host);
   let result: HostResult;
   try {
     // only the connector call is cancellable: what it reports is recorded whatever happens
-    result = await hostCall(host, work, 'deploy', () =>
-      starting ? starting.run(() => connector.deployHost(work)) : connector.deployHost(work),
+    result = await hostCall(
+      host,
+      work,
+      'deploy',
+      () => (starting ? starting.run(() => connector.deployHost(work)) : connector.deployHost(work)),
+      outages,
     );
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -114,11 +169,11 @@ export async function runPipeline(
   }
   if (result.status !== 'reboot-required') return result.status;
   return CancellationScope.nonCancellable(async () => {
-    const rebooted = await hostCall(host, work, 'reboot', () => connector.rebootHost(work));
+    const rebooted = await hostCall(host, work, 'reboot', () => connector.rebootHost(work), outages);
     if (rebooted.status !== 'reboot-required' && rebooted.status !== 'installed') return rebooted.status;
-    const back = await hostCall(host, work, 'await', () => awaitingConnector(host).awaitHost(work));
+    const back = await hostCall(host, work, 'await', () => awaitingConnector(host).awaitHost(work), outages);
     if (back.status !== 'reboot-required' && back.status !== 'installed') return back.status;
-    const checked = await hostCall(host, work, 'post-check', () => connector.postCheckHost(work));
+    const checked = await hostCall(host, work, 'post-check', () => connector.postCheckHost(work), outages);
     return checked.status as HostStatus;
   });
 }

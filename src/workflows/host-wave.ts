@@ -6,10 +6,18 @@
  * member of a group after one of them failed, and a halt once the failures pass the budget.
  * Every few hundred hosts it continues as new with what it has learned.
  */
-import { CancellationScope, condition, continueAsNew, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { BUDGET_FAILURES, mayStartNow, type WaveHost, type WaveSelector } from '../domain/deployment';
-import { waveControlSignal } from './definitions';
-import { deploymentRecords as deployment, runPipeline } from './host-pipeline';
+import { outageSignal, waveControlSignal } from './definitions';
+import { deploymentRecords as deployment, Outages, runPipeline } from './host-pipeline';
 
 /** Hosts one run starts at most before it continues as new. */
 export const HOSTS_PER_RUN = 1000;
@@ -82,6 +90,12 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
     }
   });
 
+  // the patch says it is waiting for infrastructure while any host here waits out an outage of patchflow
+  const outages = new Outages(async (waiting, reason) => {
+    const parent = workflowInfo().parent;
+    if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(outageSignal, { waiting, reason });
+  });
+
   const inFlight = new Map<string, string | null>();
   const groupLoad = (group: string | null) => (group ? [...inFlight.values()].filter((g) => g === group).length : 0);
   let finished = 0;
@@ -98,7 +112,7 @@ export async function hostWave(input: WaveInput): Promise<WaveResult> {
       const status = await runPipeline(
         host,
         { patchId: selector.patchId, assetId: host.assetId, attempt, packages: host.packages },
-        starting,
+        { starting, outages },
       );
       const closesAt = host.window?.closesAt;
       if (closesAt && Date.now() > Date.parse(closesAt) && patched('record-window-overrun')) {

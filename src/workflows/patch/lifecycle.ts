@@ -12,7 +12,7 @@
 import { CancellationScope, condition, continueAsNew, isCancellation, setHandler } from '@temporalio/workflow';
 import { initialStatus, type PatchRequest } from '../../domain/patch';
 import type { PatchStatus } from '../../domain/patch-status';
-import { statusQuery } from '../definitions';
+import { outageSignal, statusQuery } from '../definitions';
 import { Patch } from './patch';
 import { approval, decision } from './phases/approval';
 import { assessment, revise, scopeCheck } from './phases/assessment';
@@ -75,6 +75,9 @@ export async function patchLifecycle(request: PatchRequest, carried?: PatchState
   const state = carried ? { ...carried, run: carried.run + 1 } : initialState(request, initialStatus(request));
   const p = new Patch(state);
   setHandler(statusQuery, () => state.status);
+  setHandler(outageSignal, ({ waiting, reason }) => {
+    state.status.waitingForInfrastructure = waiting ? { since: new Date().toISOString(), reason } : null;
+  });
   registerUpdates(p);
   const deadlines = watchDeadlines(p).catch((err) => {
     if (!isCancellation(err)) throw err; // a Temporal cancel ends the watch with the patch

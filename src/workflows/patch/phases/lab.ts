@@ -6,7 +6,7 @@
 import { parseDuration } from '../../../domain/duration';
 import { COMPLIANT, type DeploymentPlan, type HostWork, type TestCheck, type WaveHost } from '../../../domain/deployment';
 import type { LabReport } from '../../../domain/patch-status';
-import { connectorFor, failedCall, hostCall, runPipeline } from '../../host-pipeline';
+import { connectorFor, failedCall, hostCall, pastOutages, runPipeline } from '../../host-pipeline';
 import { deployment } from '../calls';
 import { now, type Patch } from '../patch';
 import type { Step } from '../state';
@@ -106,7 +106,7 @@ async function testLab(p: Patch, plan: DeploymentPlan): Promise<LabReport> {
     }
     let checks: TestCheck[];
     try {
-      checks = await connectorFor(host).testHost({ ...work(host), role: host.role });
+      checks = await pastOutages(() => connectorFor(host).testHost({ ...work(host), role: host.role }));
     } catch (err) {
       checks = [{ check: 'test plan', ok: false, detail: failedCall(err, 'test').reason! }];
     }

@@ -7,7 +7,7 @@
  */
 import { parseDuration } from '../../../domain/duration';
 import type { HostCheck, HostStatus } from '../../../domain/deployment';
-import { connectorFor, failedCall } from '../../host-pipeline';
+import { connectorFor, failedCall, pastOutages } from '../../host-pipeline';
 import { deployment } from '../calls';
 import type { Patch } from '../patch';
 import type { Step } from '../state';
@@ -59,7 +59,7 @@ async function verify(p: Patch): Promise<void> {
   for (const work of checked.agentHosts) {
     let check: HostCheck;
     try {
-      check = await connectorFor({ assetId: work.assetId, connector: 'agent' }).inspectHost(work);
+      check = await pastOutages(() => connectorFor({ assetId: work.assetId, connector: 'agent' }).inspectHost(work));
     } catch (err) {
       const failed = failedCall(err, 'verification');
       await deployment.markHost({ patchId: p.id, assetId: work.assetId, status: failed.status as HostStatus, reason: failed.reason! });
