@@ -10,6 +10,11 @@ export class Shutdown {
 
   constructor(private readonly logger: Logger) {}
 
+  /** True from the first signal (or run()) on: children exiting now are expected to. */
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
   add(name: string, run: () => Promise<void>): void {
     this.steps.push({ name, run });
   }

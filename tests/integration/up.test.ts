@@ -145,7 +145,12 @@ describe('patchflow up', () => {
     // second start: same data, the patch and its running workflow are still there
     const second = await startUp(ports);
     expect(second.banner).toContain(token);
-    const status = await api(ports, 'GET', `/v1/patches/${patch.body.id}`, operator.body.token);
+    // Ctrl-C may have come in the middle of the assessment: then its activity runs again now
+    let status = await api(ports, 'GET', `/v1/patches/${patch.body.id}`, operator.body.token);
+    for (let i = 0; i < 120 && status.status === 200 && status.body.phase === 'assessment'; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = await api(ports, 'GET', `/v1/patches/${patch.body.id}`, operator.body.token);
+    }
     expect(status.status).toBe(200);
     expect(status.body).toMatchObject({
       id: patch.body.id,

@@ -1,0 +1,325 @@
+/**
+ * `patchflow up` when something crashes, on the real compiled CLI (`npm test` builds it first):
+ * PostgreSQL and the Temporal dev server killed with SIGKILL under a running `up` come back by
+ * themselves (logged, /readyz shows it, the API and the worker carry on), and `up` itself killed
+ * with SIGKILL leaves nothing behind for long and starts again on the same data.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { portInUse } from '../../src/runtime/ports';
+import { isLive, readProc, sleep } from '../../src/runtime/process';
+import { FEEDS } from '../helpers/fixtures';
+import { stablePorts } from '../helpers/ports';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'patchflow-up-recovery-'));
+fs.chmodSync(dataDir, 0o755); // the embedded PostgreSQL runs as `postgres` when we are root
+const clusterDir = path.join(dataDir, 'postgres', 'cluster');
+const stacks: ChildProcess[] = [];
+
+interface Ports {
+  api: number;
+  temporal: number;
+  ui: number;
+  pg: number;
+}
+
+interface Stack {
+  child: ChildProcess;
+  banner: string;
+  exited: Promise<number | null>;
+  /** stderr so far, JSON log lines and plain messages alike. */
+  stderr: () => string;
+}
+
+interface LogLine {
+  level: number;
+  msg: string;
+  supervised?: string;
+  signal?: string | null;
+}
+
+let ports: Ports;
+let stack: Stack;
+let admin: string;
+let operator: string;
+const patches: string[] = [];
+
+function env(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATCHFLOW_DATA_DIR: dataDir,
+    PORT: String(ports.api),
+    PATCHFLOW_TEMPORAL_PORT: String(ports.temporal),
+    PATCHFLOW_TEMPORAL_UI_PORT: String(ports.ui),
+    PATCHFLOW_PG_PORT: String(ports.pg),
+    TEMPORAL_CLI: inject('temporalCliPath'),
+    TEMPORAL_ADDRESS: '',
+    DATABASE_URL: '',
+    PATCHFLOW_ADMIN_TOKEN: '',
+    LOG_LEVEL: 'warn',
+  };
+}
+
+async function startUp(): Promise<Stack> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'patchflow.js'), 'up'], {
+    env: env(),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  stacks.push(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const banner = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not up after 60 s:\n${stdout}\n${stderr}`)), 60_000);
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      if (stdout.includes('Press Ctrl-C to stop.')) {
+        clearTimeout(timer);
+        resolve(stdout);
+      }
+    });
+    void exited.then((code) => reject(new Error(`exited with ${code}:\n${stdout}\n${stderr}`)));
+  });
+  return { child, banner, exited, stderr: () => stderr };
+}
+
+function logLines(s: Stack): LogLine[] {
+  return s
+    .stderr()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as LogLine);
+}
+
+/** The pid `up` recorded for one of its servers. */
+function recordedPid(name: 'temporal dev server' | 'postgres'): number {
+  const { processes } = JSON.parse(fs.readFileSync(path.join(dataDir, 'processes.json'), 'utf8')) as {
+    processes: { name: string; pid: number }[];
+  };
+  const record = processes.find((p) => p.name === name);
+  if (!record) throw new Error(`no ${name} in processes.json: ${JSON.stringify(processes)}`);
+  return record.pid;
+}
+
+async function api(method: string, route: string, token: string, body?: unknown) {
+  const res = await fetch(`http://127.0.0.1:${ports.api}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+async function readyz(): Promise<number> {
+  try {
+    return (await fetch(`http://127.0.0.1:${ports.api}/readyz`, { signal: AbortSignal.timeout(5000) })).status;
+  } catch {
+    return 0;
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+async function openPatch(): Promise<string> {
+  const res = await api('POST', '/v1/patches', operator, { advisoryIds: ['USN-6859-1'], emergency: true });
+  expect(res.status).toBe(201);
+  patches.push(res.body.id);
+  return res.body.id as string;
+}
+
+/** The workflow has run as far as peer review: the worker took its tasks. */
+async function reachesPeerReview(id: string): Promise<void> {
+  await until(
+    `patch ${id} in peer review`,
+    async () => {
+      const res = await api('GET', `/v1/patches/${id}`, operator);
+      return res.status === 200 && res.body.phase === 'peer-review' && res.body.state === 'waiting' ? true : undefined;
+    },
+    30_000,
+    250,
+  );
+}
+
+function processesUsing(dir: string): string[] {
+  return execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line.includes(dir) && !line.includes('vitest'));
+}
+
+beforeAll(async () => {
+  const [api_, temporal, ui, pg] = (await stablePorts(4)) as [number, number, number, number];
+  ports = { api: api_, temporal, ui, pg };
+  stack = await startUp();
+  admin = /Admin token\s+(\S+)/.exec(stack.banner)![1]!;
+  const user = await api('POST', '/v1/users', admin, { name: 'oscar', roles: ['operator'] });
+  expect(user.status).toBe(201);
+  operator = user.body.token;
+  const notice = JSON.parse(fs.readFileSync(path.join(FEEDS, 'osv', 'ubuntu', 'USN-6859-1.json'), 'utf8'));
+  expect((await api('POST', '/v1/feeds/osv', operator, notice)).status).toBe(200);
+  const host = {
+    id: 'web-01',
+    hostname: 'web-01.corp.example',
+    environment: 'production',
+    os: { name: 'ubuntu', version: '22.04' },
+    criticality: 'high',
+    exposure: 'internet',
+    packages: [{ name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6', source: 'openssh' }],
+  };
+  expect((await api('PUT', '/v1/assets', operator, { assets: [host] })).status).toBe(200);
+  await reachesPeerReview(await openPatch());
+}, 120_000);
+
+afterAll(async () => {
+  // whatever happened above: no `up`, no server of ours left running
+  for (const child of stacks) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await sleep(200);
+  const pids = new Set<number>();
+  try {
+    for (const p of (JSON.parse(fs.readFileSync(path.join(dataDir, 'processes.json'), 'utf8')) as { processes: { pid: number }[] })
+      .processes)
+      pids.add(p.pid);
+  } catch {
+    // no records
+  }
+  for (const line of processesUsing(dataDir)) pids.add(Number(line.trim().split(/\s+/)[0]));
+  for (const pid of pids) {
+    const info = readProc(pid);
+    if (isLive(info) && info.cmdline.join(' ').includes(dataDir)) process.kill(pid, 'SIGKILL');
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('patchflow up when something crashes', () => {
+  it('restarts PostgreSQL killed with SIGKILL: logged, /readyz 503 then 200, the API answers again', { timeout: 90_000 }, async () => {
+    const pid = recordedPid('postgres');
+    expect(Number(fs.readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0])).toBe(pid);
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+
+    await until('/readyz 503', async () => ((await readyz()) === 503 ? true : undefined), 10_000, 50);
+    const downAfter = Date.now() - killedAt;
+    await until('/readyz 200', async () => ((await readyz()) === 200 ? true : undefined), 60_000);
+    const upAfter = Date.now() - killedAt;
+    console.log(`PostgreSQL killed: /readyz 503 after ${downAfter} ms, 200 again after ${upAfter} ms`);
+
+    const exit = logLines(stack).find((l) => l.level === 50 && l.supervised === 'PostgreSQL');
+    expect(exit).toMatchObject({ msg: 'PostgreSQL exited unexpectedly (signal SIGKILL)', signal: 'SIGKILL' });
+    expect(logLines(stack).map((l) => l.msg)).toContain('PostgreSQL is running again');
+    const again = recordedPid('postgres');
+    expect(again).not.toBe(pid);
+    expect(isLive(readProc(again))).toBe(true);
+
+    const status = await api('GET', `/v1/patches/${patches[0]}`, operator);
+    expect(status.status).toBe(200);
+    expect(status.body).toMatchObject({ id: patches[0], requestedBy: 'oscar', phase: 'peer-review' });
+  });
+
+  it('restarts the Temporal dev server killed with SIGKILL; the worker carries on', { timeout: 90_000 }, async () => {
+    const pid = recordedPid('temporal dev server');
+    // /readyz through the outage: its status and how long it took to answer
+    const answers: { status: number; ms: number }[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const asked = Date.now();
+        const status = await readyz();
+        answers.push({ status, ms: Date.now() - asked });
+        await sleep(100);
+      }
+    })();
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+
+    await until('dev server port closed', async () => ((await portInUse(ports.temporal)) ? undefined : true), 5000, 20);
+    await until('dev server port open', async () => ((await portInUse(ports.temporal)) ? true : undefined), 60_000, 50);
+    const backAfter = Date.now() - killedAt;
+    await until('/readyz 200', async () => ((await readyz()) === 200 ? true : undefined), 60_000);
+    const readyAfter = Date.now() - killedAt;
+    await until(
+      'restart logged',
+      async () => (logLines(stack).some((l) => l.msg === 'Temporal dev server is running again') ? true : undefined),
+      60_000,
+    );
+    const restartedAfter = Date.now() - killedAt;
+    watching = false;
+    await watcher;
+    console.log(
+      `Temporal dev server killed: serving again after ${backAfter} ms, /readyz 200 after ${readyAfter} ms, ` +
+        `restart complete after ${restartedAfter} ms; /readyz meanwhile: ${answers.map((a) => `${a.status} in ${a.ms} ms`).join(', ')}`,
+    );
+
+    const exit = logLines(stack).find((l) => l.level === 50 && l.supervised === 'Temporal dev server');
+    expect(exit).toMatchObject({ msg: 'Temporal dev server exited unexpectedly (signal SIGKILL)', signal: 'SIGKILL' });
+    expect(answers.at(-1)?.status).toBe(200);
+    expect(recordedPid('temporal dev server')).not.toBe(pid);
+    // the worker was not restarted: it reconnected by itself
+    expect(logLines(stack).filter((l) => l.supervised === 'worker')).toEqual([]);
+
+    // the workflows survived in the SQLite file, and the worker runs a new one
+    expect((await api('GET', `/v1/patches/${patches[0]}`, operator)).body).toMatchObject({ phase: 'peer-review' });
+    await reachesPeerReview(await openPatch());
+  });
+
+  it('leaves nothing behind when up itself is killed with SIGKILL, and starts again on the same data', { timeout: 90_000 }, async () => {
+    const servers = [recordedPid('temporal dev server'), recordedPid('postgres')].map((pid) => ({
+      pid,
+      startTime: readProc(pid)!.startTime,
+    }));
+    const killedAt = Date.now();
+    process.kill(stack.child.pid!, 'SIGKILL');
+    await stack.exited;
+    await until(
+      'servers gone',
+      async () =>
+        servers.every(({ pid, startTime }) => readProc(pid)?.startTime !== startTime || !isLive(readProc(pid))) ? true : undefined,
+      10_000,
+      50,
+    );
+    console.log(`up killed: its servers were gone ${Date.now() - killedAt} ms later`);
+    expect(processesUsing(dataDir)).toEqual([]);
+    for (const port of Object.values(ports)) expect(await portInUse(port)).toBe(false);
+
+    // the next `up` starts without help: the stale records are checked and dropped
+    stack = await startUp();
+    expect(stack.banner).toContain(admin);
+    for (const id of patches) {
+      const status = await api('GET', `/v1/patches/${id}`, operator);
+      expect(status.status).toBe(200);
+      expect(status.body).toMatchObject({ id, requestedBy: 'oscar', phase: 'peer-review' });
+    }
+
+    // a second `up` on the same data directory refuses, and disturbs nothing
+    const second = spawn(process.execPath, [path.join(ROOT, 'bin', 'patchflow.js'), 'up'], {
+      env: { ...env(), PORT: '1', PATCHFLOW_TEMPORAL_PORT: '2', PATCHFLOW_TEMPORAL_UI_PORT: '3', PATCHFLOW_PG_PORT: '4' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    stacks.push(second);
+    let secondErr = '';
+    second.stderr.on('data', (chunk) => (secondErr += chunk));
+    const code = await new Promise<number | null>((resolve) => second.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(secondErr).toContain(`patchflow up is already running with the data directory ${dataDir} (pid ${stack.child.pid})`);
+    expect(await readyz()).toBe(200);
+
+    stack.child.kill('SIGTERM');
+    expect(await stack.exited).toBe(0);
+    expect(processesUsing(dataDir)).toEqual([]);
+    expect(fs.existsSync(path.join(dataDir, 'processes.json'))).toBe(false);
+  });
+});
