@@ -2,6 +2,7 @@ import express from 'express';
 import pinoHttp from 'pino-http';
 import { recordAudit } from '../db/audit';
 import { findUserByToken } from '../db/users';
+import { DEFAULT_DEADLINES } from './deadlines';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { buildOpenApiDocument } from './openapi';
@@ -13,8 +14,9 @@ import { inventoryRoutes } from './routes/inventory';
 import { patchViewRoutes } from './routes/patch-views';
 import { patchRoutes } from './routes/patches';
 import { policyRoutes } from './routes/policy';
-import { systemRoutes } from './routes/system';
+import { checkDependencies, systemRoutes } from './routes/system';
 import { userRoutes } from './routes/users';
+import type { Outage } from './unavailable';
 
 export function createApp(deps: ApiDeps): express.Express {
   const routes: RouteSpec[] = [
@@ -52,6 +54,14 @@ export function createApp(deps: ApiDeps): express.Express {
     }
   };
 
+  const deadlines = { ...DEFAULT_DEADLINES, ...deps.deadlines };
+  const whatIsDown = async (ms: number): Promise<Outage[]> => {
+    const checks = await checkDependencies(deps, ms);
+    return (['postgres', 'temporal'] as const)
+      .filter((dependency) => !checks[dependency].ok)
+      .map((dependency) => ({ dependency, reason: checks[dependency].error ?? 'no answer' }));
+  };
+
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -60,7 +70,14 @@ export function createApp(deps: ApiDeps): express.Express {
     res.json(openapi);
   });
   const router = express.Router();
-  mountRoutes(router, routes, { authenticate, audit });
+  mountRoutes(router, routes, {
+    authenticate,
+    audit,
+    deadlines,
+    temporalDeadline: (deadline, fn) => deps.temporal.withDeadline(deadline, fn),
+    whatIsDown,
+    logger: deps.logger.child({ component: 'api' }),
+  });
   app.use(router);
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

@@ -2,6 +2,7 @@ import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { type z } from 'zod';
 import type { Logger } from '../logger';
+import { DEPENDENCY_NAMES, outageOf, type Dependency, type Outage } from './unavailable';
 
 /** An error the client can act on; rendered as `{"error": {code, message, details}}`. */
 export class ApiError extends Error {
@@ -10,14 +11,64 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** What went wrong underneath, for the log (never sent). */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
   }
 }
 
 export const badRequest = (message: string, details?: unknown) => new ApiError(400, 'bad_request', message, details);
 export const notFound = (message: string) => new ApiError(404, 'not_found', message);
 export const conflict = (message: string, details?: unknown) => new ApiError(409, 'conflict', message, details);
+
+/** Whether a change a 503 interrupted was made: `no`, `yes`, or `unknown` (it could not be confirmed). */
+export type Applied = 'no' | 'unknown' | 'yes';
+
+export interface UnavailableDetails {
+  /** The dependency that does not answer; left out when neither is known to be down. */
+  dependency?: Dependency;
+  /** Only on writes. */
+  applied?: Applied;
+  /** The patch a write concerned, and the request that tells whether it was applied. */
+  patchId?: string;
+  check?: string;
+}
+
+/** A 503: a dependency does not answer (docs/http-api.md, "Errors"). */
+export const unavailable = (message: string, details: UnavailableDetails, cause?: unknown) =>
+  new ApiError(503, 'unavailable', message, details, cause);
+
+/** "PostgreSQL is unavailable (connection refused)", capitalised to start a sentence unless `midSentence`. */
+export function outageText(outage: Outage, midSentence = false): string {
+  const text = `${DEPENDENCY_NAMES[outage.dependency]} is unavailable (${outage.reason})`;
+  return midSentence ? text : text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+const isRead = (method: string) => method === 'GET' || method === 'HEAD';
+
+/**
+ * The 503 of an outage a handler did not account for itself. A read changed nothing; a write
+ * may have been applied before the dependency stopped answering, so it says it could not be
+ * confirmed.
+ */
+export function outageError(outage: Outage, method: string, cause?: unknown): ApiError {
+  const { dependency } = outage;
+  if (isRead(method)) return unavailable(`${outageText(outage)}; try again shortly`, { dependency }, cause);
+  return unavailable(
+    `${outageText(outage)}: the change could not be confirmed; it may or may not have been applied. Check before sending it again`,
+    { dependency, applied: 'unknown' },
+    cause,
+  );
+}
+
+/** The 503 of an outage before anything was changed (a write's own checks, the token lookup). */
+export function outageBeforeChange(outage: Outage, method: string, cause?: unknown, what = ''): ApiError {
+  const { dependency } = outage;
+  const text = `${outageText(outage)}${what}`;
+  if (isRead(method)) return unavailable(`${text}; try again shortly`, { dependency }, cause);
+  return unavailable(`${text}; nothing was changed. Try again shortly`, { dependency, applied: 'no' }, cause);
+}
 
 /** The gRPC status of an unknown workflow (a history read answers with it, not WorkflowNotFoundError). */
 const GRPC_NOT_FOUND = 5;
@@ -69,16 +120,29 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 /** Maps every error to the error shape; only a fault of ours becomes a 500. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const apiError = toApiError(err);
-    if (apiError.status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    const apiError = toApiError(err, req.method);
+    if (apiError.code === 'unavailable') {
+      // an outage is not a fault of ours: one line naming it, not a stack per request
+      const cause = causeText(err === apiError ? apiError.cause : err);
+      logger.warn({ method: req.method, path: req.path, details: apiError.details, cause }, apiError.message);
+    } else if (apiError.status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
     res.status(apiError.status).json({
       error: { code: apiError.code, message: apiError.message, ...(apiError.details === undefined ? {} : { details: apiError.details }) },
     });
   };
 }
 
-function toApiError(err: unknown): ApiError {
+/** An error's message and its causes', e.g. "Failed to query Workflow: 14 UNAVAILABLE: No connection established". */
+function causeText(err: unknown): string | undefined {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) parts.push(e.message);
+  return parts.length > 0 ? parts.join(': ') : undefined;
+}
+
+function toApiError(err: unknown, method: string): ApiError {
   if (err instanceof ApiError) return err;
+  const outage = outageOf(err);
+  if (outage) return outageError(outage, method, err);
   // body-parser's errors carry `type` and `status`
   const bodyError = err as { type?: string; status?: number; message?: string; limit?: number };
   switch (bodyError.type) {

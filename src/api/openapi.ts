@@ -11,6 +11,7 @@ const ERROR_RESPONSES: Record<number, string> = {
   409: 'Wrong phase or duplicate',
   413: 'Body too large',
   415: 'Body is not JSON',
+  503: 'PostgreSQL, Temporal or the patchflow worker does not answer (code `unavailable`, `details.dependency`); a write says whether it was applied',
 };
 
 /** The OpenAPI 3.1 document of every route, from the same zod schemas that validate requests. */
@@ -23,6 +24,8 @@ export function buildOpenApiDocument(routes: RouteSpec[], version: string) {
     const errors = route.access === 'public' ? [] : [401, ...(route.access === 'authenticated' ? [] : [403])];
     if (route.body) errors.push(400, 413, 415);
     else if (route.params || route.query) errors.push(400);
+    // every route that reads the token needs PostgreSQL
+    if (route.access !== 'public') errors.push(503);
     const responses: Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }> = {};
     for (const [status, response] of Object.entries(route.responses)) {
       const content = {

@@ -8,7 +8,10 @@ import { type z } from 'zod';
 import type { Role } from '../domain/roles';
 import { auditBody, type AuditEntry } from '../db/audit';
 import type { User } from '../db/users';
-import { ApiError, validationError } from './errors';
+import type { Logger } from '../logger';
+import { withinDeadline, type Deadlines, type LateOutcome } from './deadlines';
+import { ApiError, outageBeforeChange, outageText, unavailable, validationError } from './errors';
+import { outageOf, type Outage } from './unavailable';
 
 export type Access = 'public' | 'authenticated' | Role[];
 
@@ -39,6 +42,13 @@ export interface RouteSpec<B extends Schema = Schema, P extends Schema = Schema,
   body?: B;
   /** Largest accepted body (default 1mb); feeds need more. */
   bodyLimit?: string;
+  /**
+   * For routes whose work is long by nature (bulk imports, the history of a long patch): how long
+   * the handler may run while its dependencies answer (default `Deadlines.maxRequestMs`) ...
+   */
+  timeoutMs?: number;
+  /** ... and by when its Temporal calls must have answered (default `Deadlines.temporalMs`). */
+  temporalMs?: number;
   /** Also accept `text/csv`, converted to the JSON shape `body` validates. */
   csv?: (text: string) => unknown;
   params?: P;
@@ -64,6 +74,12 @@ export type AuditRecorder = (entry: AuditEntry) => Promise<void>;
 export interface MountOptions {
   authenticate: Authenticator;
   audit: AuditRecorder;
+  deadlines: Deadlines;
+  /** Runs a handler with a deadline on every Temporal call it makes (the client's `withDeadline`). */
+  temporalDeadline: <T>(deadline: Date, fn: () => Promise<T>) => Promise<T>;
+  /** The dependencies that do not answer within `ms` right now (a request ran out of time: which one held it?). */
+  whatIsDown: (ms: number) => Promise<Outage[]>;
+  logger: Logger;
 }
 
 export const DEFAULT_BODY_LIMIT = '1mb';
@@ -71,7 +87,9 @@ export const DEFAULT_BODY_LIMIT = '1mb';
 /** The raw size of each parsed request body, for the audit trail. */
 const bodyBytes = new WeakMap<object, number>();
 
-export function mountRoutes(router: Router, routes: RouteSpec[], { authenticate, audit }: MountOptions) {
+export function mountRoutes(router: Router, routes: RouteSpec[], options: MountOptions) {
+  const { audit, deadlines } = options;
+  const authenticate = checkingToken(options);
   for (const route of routes) {
     const handlers: RequestHandler[] = [];
     // who is calling comes first: nobody's body is parsed before their token is checked
@@ -113,13 +131,81 @@ export function mountRoutes(router: Router, routes: RouteSpec[], { authenticate,
         req,
         res,
       };
-      const reply = await route.handler(ctx);
+      const limits = { maxMs: route.timeoutMs ?? deadlines.maxRequestMs, temporalMs: route.temporalMs ?? deadlines.temporalMs };
+      const reply = await withinDeadline(
+        options.temporalDeadline(new Date(Date.now() + limits.temporalMs), () => route.handler(ctx)),
+        deadlines.requestMs - deadlines.probeMs,
+        (elapsed) => outOfTime(req, elapsed, limits, options),
+        (outcome) => logLate(options.logger, req, outcome, 'its handler'),
+      );
       for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
       if (typeof reply.body === 'string') res.status(reply.status ?? 200).send(reply.body);
       else res.status(reply.status ?? 200).json(reply.body);
     });
     router[route.method](route.path, ...handlers);
   }
+}
+
+/**
+ * The token check with its deadline: only PostgreSQL is involved, and when it does not answer the
+ * caller learns that nothing was done (a 503, not a 500).
+ */
+function checkingToken({ authenticate, deadlines, logger }: MountOptions): Authenticator {
+  return async (req) => {
+    try {
+      return await withinDeadline(
+        authenticate(req),
+        deadlines.tokenMs,
+        () => Promise.resolve(tokenUnchecked({ dependency: 'postgres', reason: `no answer within ${seconds(deadlines.tokenMs)}` }, req)),
+        (outcome) => logLate(logger, req, outcome, 'its token check'),
+      );
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      const outage = outageOf(err);
+      if (outage) throw tokenUnchecked(outage, req, err);
+      throw err;
+    }
+  };
+}
+
+const tokenUnchecked = (outage: Outage, req: Request, cause?: unknown) =>
+  outageBeforeChange(outage, req.method, cause, ', so the bearer token could not be checked');
+
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+
+/**
+ * A handler still runs after `elapsed` ms. When a dependency it may be waiting for does not
+ * answer, the 503 naming it; when they answer, nothing (the request is only slow) until `maxMs`.
+ * It may be waiting for PostgreSQL at any time, for Temporal only until its calls' deadline
+ * (after it they fail at once, with their own 503). The handler is not stopped; what it does
+ * after a 503 is logged.
+ */
+async function outOfTime(
+  req: Request,
+  elapsed: number,
+  limits: { maxMs: number; temporalMs: number },
+  { whatIsDown, deadlines }: MountOptions,
+): Promise<ApiError | undefined> {
+  const down = (await whatIsDown(deadlines.probeMs)).filter((o) => o.dependency === 'postgres' || elapsed < limits.temporalMs);
+  const took = elapsed + deadlines.probeMs;
+  if (down.length === 0 && took < limits.maxMs) return undefined;
+  const message =
+    down.length === 0
+      ? `The request did not finish within ${seconds(took)}`
+      : `${down.map((o) => outageText(o)).join('; ')}: the request did not finish within ${seconds(took)}`;
+  const dependency = down[0]?.dependency;
+  if (req.method === 'GET' || req.method === 'HEAD') return unavailable(`${message}; try again shortly`, { dependency });
+  return unavailable(`${message}. The change could not be confirmed; it may or may not have been applied. Check before sending it again`, {
+    dependency,
+    applied: 'unknown',
+  });
+}
+
+/** What became of work a 503 answered for: for a write's handler, whether the change was made after all. */
+function logLate(logger: Logger, req: Request, outcome: LateOutcome, what: string) {
+  const about = { method: req.method, path: req.originalUrl.split('?')[0] };
+  if (outcome.ok) logger.warn(about, `after its 503 (out of time), ${what} finished`);
+  else logger.warn({ ...about, err: outcome.error }, `after its 503 (out of time), ${what} failed`);
 }
 
 function requireRole(user: User, access: Exclude<Access, 'public'>): User {

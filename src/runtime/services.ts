@@ -7,9 +7,10 @@ import type net from 'node:net';
 import { Client, type Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { createApp } from '../api/app';
+import { POSTGRES_TIMEOUTS } from '../api/deadlines';
 import { ensureBootstrapAdmin } from '../db/users';
 import type { Logger } from '../logger';
-import { connectClient, connectWorker, TASK_QUEUE, type TemporalTarget } from '../temporal/connection';
+import { connectApiClient, connectWorker, TASK_QUEUE, type TemporalTarget } from '../temporal/connection';
 import { createWorker } from '../worker/worker';
 import { VERSION } from '../version';
 
@@ -29,13 +30,14 @@ export async function startApi(options: {
   adminToken: string;
   logger: Logger;
 }): Promise<ApiService> {
-  const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
-  pool.on('error', (err) => options.logger.warn({ err }, 'idle PostgreSQL connection failed'));
+  // no call waits for PostgreSQL for ever: a connection within 2 s, a statement within 10 s
+  const pool = new Pool({ connectionString: options.databaseUrl, max: 10, ...POSTGRES_TIMEOUTS });
+  pool.on('error', (err) => logIdleFailure(options.logger, err));
   let connection: Connection | undefined;
   let server: http.Server;
   try {
     await ensureBootstrapAdmin(pool, options.adminToken);
-    connection = await connectClient(options.temporal);
+    connection = await connectApiClient(options.temporal);
     const temporal = new Client({ connection, namespace: options.temporal.namespace });
     const app = createApp({ pool, temporal, taskQueue: TASK_QUEUE, logger: options.logger, version: VERSION });
     server = await listen(http.createServer(app), options.port, options.host);
@@ -59,6 +61,12 @@ export async function startApi(options: {
   };
 }
 
+/** An idle connection of a pool broke (the server stopped, or went away); the pool drops it and connects again when needed. */
+function logIdleFailure(logger: Logger, err: Error) {
+  // not `{ err }`: pg hangs the whole client on the error, and the log line would carry all of it
+  logger.warn({ code: (err as { code?: string }).code, error: err.message }, 'idle PostgreSQL connection failed');
+}
+
 function listen(server: http.Server, port: number, host?: string): Promise<http.Server> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -72,7 +80,7 @@ export async function startWorker(options: {
   logger: Logger;
 }): Promise<RunningService & { done: Promise<void> }> {
   const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
-  pool.on('error', (err) => options.logger.warn({ err }, 'idle PostgreSQL connection failed'));
+  pool.on('error', (err) => logIdleFailure(options.logger, err));
   const connection = await connectWorker(options.temporal);
   const worker = await createWorker({
     connection,

@@ -7,6 +7,7 @@ import { findAffected, UnknownAdvisoriesError } from '../../services/assessment'
 import type { ApiDeps } from '../deps';
 import { notFound } from '../errors';
 import { defineRoute, type RouteSpec } from '../route';
+import { BULK_REQUEST_MS } from '../deadlines';
 
 const ImportResult = z.object({ imported: z.number().int(), updated: z.number().int(), skipped: z.number().int() });
 
@@ -29,6 +30,7 @@ export function feedRoutes(deps: ApiDeps): RouteSpec[] {
       access: ['operator'],
       body: oneOrMany(OsvRecord),
       bodyLimit: '100mb',
+      timeoutMs: BULK_REQUEST_MS,
       responses: { 200: { description: 'what changed', schema: ImportResult } },
       handler: async ({ body }) => ({ body: await importOsv(deps.pool, body) }),
     }),
@@ -39,6 +41,7 @@ export function feedRoutes(deps: ApiDeps): RouteSpec[] {
       access: ['operator'],
       body: oneOrMany(CveRecord),
       bodyLimit: '100mb',
+      timeoutMs: BULK_REQUEST_MS,
       responses: { 200: { description: 'what changed', schema: ImportResult } },
       handler: async ({ body }) => ({ body: await importCves(deps.pool, body) }),
     }),
@@ -49,6 +52,7 @@ export function feedRoutes(deps: ApiDeps): RouteSpec[] {
       access: ['operator'],
       body: KevCatalog,
       bodyLimit: '100mb',
+      timeoutMs: BULK_REQUEST_MS,
       responses: { 200: { description: 'what changed', schema: ImportResult } },
       handler: async ({ body }) => ({ body: await importKev(deps.pool, body) }),
     }),

@@ -6,6 +6,7 @@ import { getAsset, listAssets, upsertAssets } from '../../db/assets';
 import type { ApiDeps } from '../deps';
 import { badRequest, notFound } from '../errors';
 import { defineRoute, type RouteSpec } from '../route';
+import { BULK_REQUEST_MS } from '../deadlines';
 
 const AssetsBody = z.strictObject({
   assets: z
@@ -45,6 +46,7 @@ export function inventoryRoutes(deps: ApiDeps): RouteSpec[] {
       access: ['operator'],
       body: AssetsBody,
       bodyLimit: '200mb',
+      timeoutMs: BULK_REQUEST_MS,
       csv: (text) => {
         try {
           return assetsFromCsv(text);

@@ -70,6 +70,9 @@ export function patchViewRoutes(deps: ApiDeps): RouteSpec[] {
       path: '/v1/patches/:id/history',
       summary: "A patch's timeline from its Temporal workflow history (every run): who did what, when, in which phase",
       access: ['auditor', 'admin'],
+      // a long patch has many runs and pages of history
+      timeoutMs: 30_000,
+      temporalMs: 25_000,
       params: PatchIdParam,
       responses: {
         200: { description: 'the timeline, oldest first', schema: z.array(HistoryEntry) },

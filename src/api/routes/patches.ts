@@ -7,6 +7,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  type WorkflowHandle,
 } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
@@ -31,7 +32,8 @@ import {
 import { patchLifecycle } from '../../workflows/patch/lifecycle';
 import { patchStartOptions } from '../patch-start';
 import type { ApiDeps } from '../deps';
-import { ApiError, badRequest, notFound } from '../errors';
+import { ApiError, badRequest, notFound, outageBeforeChange, outageText, unavailable } from '../errors';
+import { outageOf } from '../unavailable';
 import { defineRoute, type RouteSpec } from '../route';
 import { COMPLIANT } from '../../domain/deployment';
 import {
@@ -80,6 +82,17 @@ function isAbortedWithWorkflowTask(err: unknown): boolean {
   );
 }
 
+/** Checks a write makes before it changes anything: an outage there changed nothing. */
+async function beforeChange<T>(method: string, check: () => Promise<T> | T): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    const outage = outageOf(err);
+    if (outage) throw outageBeforeChange(outage, method, err);
+    throw err;
+  }
+}
+
 export function patchRoutes(deps: ApiDeps): RouteSpec[] {
   async function ensureAdvisoriesKnown(advisoryIds: string[]) {
     const { rows } = await deps.pool.query<{ id: string }>('SELECT id FROM advisories WHERE id = ANY($1)', [advisoryIds]);
@@ -105,26 +118,13 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
 
   /**
    * Sends a person's decision to the patch's workflow as an update. The workflow's validator is
-   * the judge (segregation of duties lives there); its refusals map to 403, 409 or 400.
+   * the judge (segregation of duties lives there); its refusals map to 403, 409 or 400. When
+   * Temporal does not answer, the decision may or may not have been recorded, and the 503 says so.
    */
   async function decide<I>(patchId: string, update: UpdateDefinition<UpdateAck, [I]>, input: I): Promise<PatchStatus> {
     const handle = deps.temporal.workflow.getHandle(workflowIdFor(patchId));
     try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await handle.executeUpdate(update, { args: [input] });
-          // the update answers a small acknowledgment; the status after it comes from the query
-          return await currentStatus(patchId);
-        } catch (err) {
-          if (attempt >= UPDATE_ATTEMPTS || !isAbortedWithWorkflowTask(err)) throw err;
-          deps.logger.warn(
-            { patch: patchId, update: update.name, attempt },
-            'the update was aborted with its workflow task; sending it again',
-          );
-          // a short pause lets the events that raced the aborted task land first
-          await setTimeout(UPDATE_RETRY_MS * 2 ** (attempt - 1));
-        }
-      }
+      await sendUpdate(handle, patchId, update, input);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
         const mapped = REFUSAL_STATUS[err.cause.type ?? ''];
@@ -138,7 +138,48 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
         if (closed) throw new ApiError(409, 'conflict', `Patch ${patchId} is closed`);
         throw notFound(`No patch ${patchId}`);
       }
+      const outage = outageOf(err);
+      if (outage) {
+        throw unavailable(
+          `${outageText(outage)}: the ${update.name} update of patch ${patchId} could not be confirmed; it may or may not have been applied. ` +
+            `Its status (GET /v1/patches/${patchId}) shows the decisions recorded once it answers again; check there before sending it again`,
+          { dependency: outage.dependency, applied: 'unknown', patchId, check: `GET /v1/patches/${patchId}` },
+          err,
+        );
+      }
       throw err;
+    }
+    // the update answers a small acknowledgment; the status after it comes from the query
+    try {
+      return await currentStatus(patchId);
+    } catch (err) {
+      const outage = outageOf(err);
+      if (outage) {
+        throw unavailable(
+          `The ${update.name} update of patch ${patchId} was recorded, but the status after it could not be read: ${outageText(outage, true)}. ` +
+            `GET /v1/patches/${patchId} shows it once it answers again; do not send the update again`,
+          { dependency: outage.dependency, applied: 'yes', patchId, check: `GET /v1/patches/${patchId}` },
+          err,
+        );
+      }
+      throw err;
+    }
+  }
+
+  /** Sends an update, again when the server aborted it with its workflow task (see above). */
+  async function sendUpdate<I>(handle: WorkflowHandle, patchId: string, update: UpdateDefinition<UpdateAck, [I]>, input: I) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await handle.executeUpdate(update, { args: [input] });
+      } catch (err) {
+        if (attempt >= UPDATE_ATTEMPTS || !isAbortedWithWorkflowTask(err)) throw err;
+        deps.logger.warn(
+          { patch: patchId, update: update.name, attempt },
+          'the update was aborted with its workflow task; sending it again',
+        );
+        // a short pause lets the events that raced the aborted task land first
+        await setTimeout(UPDATE_RETRY_MS * 2 ** (attempt - 1));
+      }
     }
   }
 
@@ -163,8 +204,8 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
         404: { description: 'no such patch' },
         409: { description: 'wrong phase, duplicate decision or closed patch' },
       },
-      handler: async ({ params, body, user }) => {
-        const input = await spec.toInput(body as z.output<B>, actorOf(user), params.id);
+      handler: async ({ params, body, user, req }) => {
+        const input = await beforeChange(req.method, () => spec.toInput(body as z.output<B>, actorOf(user), params.id));
         const status = await decide(params.id, spec.update, input);
         deps.logger.info({ patch: params.id, by: user.name, update: spec.update.name }, 'decision recorded');
         return { body: status };
@@ -202,7 +243,16 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
         return { id: request.id, workflowId: handle.workflowId };
       } catch (err) {
         // 32 random bits a day make a clash rare; on one, draw again.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        if (err instanceof WorkflowExecutionAlreadyStartedError) continue;
+        const outage = outageOf(err);
+        if (!outage) throw err;
+        // the start may have reached the server before the answer was lost: the patch may exist
+        throw unavailable(
+          `${outageText(outage)}: the start of patch ${request.id} could not be confirmed; it may or may not have been applied. ` +
+            `GET /v1/patches/${request.id} tells once it answers again (404: it did not start, open it again)`,
+          { dependency: outage.dependency, applied: 'unknown', patchId: request.id, check: `GET /v1/patches/${request.id}` },
+          err,
+        );
       }
     }
   }
@@ -215,8 +265,8 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
       access: ['operator'],
       body: CreatePatchRequest,
       responses: { 201: { description: 'started', schema: CreatedPatch } },
-      handler: async ({ body, user }) => {
-        await ensureAdvisoriesKnown(body.advisoryIds);
+      handler: async ({ body, user, req }) => {
+        await beforeChange(req.method, () => ensureAdvisoriesKnown(body.advisoryIds));
         const created = await startPatch(body, actorOf(user));
         deps.logger.info({ patch: created.id, by: user.name }, 'patch started');
         return { status: 201, body: created, headers: { Location: `/v1/patches/${created.id}` } };

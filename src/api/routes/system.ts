@@ -4,13 +4,27 @@ import { Health, Readiness } from '../schemas';
 
 const CHECK_TIMEOUT_MS = 3000;
 
-async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
+export interface Check {
+  ok: boolean;
+  error?: string;
+}
+
+/** Whether Temporal and PostgreSQL each answer within `timeoutMs` (readiness, and a request out of time). */
+export async function checkDependencies(deps: Pick<ApiDeps, 'temporal' | 'pool'>, timeoutMs: number) {
+  const [temporal, postgres] = await Promise.all([
+    check(() => deps.temporal.workflowService.getSystemInfo({}), timeoutMs),
+    check(() => deps.pool.query('SELECT 1'), timeoutMs),
+  ]);
+  return { temporal, postgres };
+}
+
+async function check(probe: () => Promise<unknown>, timeoutMs: number): Promise<Check> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       probe(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
     return { ok: true };
@@ -41,10 +55,7 @@ export function systemRoutes(deps: ApiDeps): RouteSpec[] {
         503: { description: 'a dependency is unreachable', schema: Readiness },
       },
       handler: async () => {
-        const [temporal, postgres] = await Promise.all([
-          check(() => deps.temporal.workflowService.getSystemInfo({})),
-          check(() => deps.pool.query('SELECT 1')),
-        ]);
+        const { temporal, postgres } = await checkDependencies(deps, CHECK_TIMEOUT_MS);
         const ready = temporal.ok && postgres.ok;
         return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not-ready', checks: { temporal, postgres } } };
       },
