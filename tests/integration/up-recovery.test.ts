@@ -323,3 +323,98 @@ describe('patchflow up when something crashes', () => {
     expect(fs.existsSync(path.join(dataDir, 'processes.json'))).toBe(false);
   });
 });
+
+describe('a rollout through crashes under patchflow up', () => {
+  it(
+    'PostgreSQL, the Temporal dev server and up itself killed mid-wave: every host installed once, no failure, the patch completes',
+    { timeout: 300_000 },
+    async () => {
+      stack = await startUp();
+      const token = async (name: string, roles: string[]) => {
+        const res = await api('POST', '/v1/users', admin, { name, roles });
+        expect(res.status).toBe(201);
+        return res.body.token as string;
+      };
+      const [rita, carl] = [await token('rita', ['reviewer']), await token('carl', ['approver'])];
+      const host = (id: string, environment: string) => ({
+        id,
+        hostname: `${id}.corp.example`,
+        environment,
+        os: { name: 'ubuntu', version: '22.04' },
+        criticality: 'medium',
+        exposure: 'internal',
+        packages: [{ name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6', source: 'openssh' }],
+        simulation: { installMs: 2000 },
+      });
+      const fleet = [
+        host('crash-lab', 'lab'),
+        host('crash-pilot', 'pilot'),
+        ...Array.from({ length: 16 }, (_, i) => host(`crash-${i}`, 'production')),
+      ];
+      expect((await api('PUT', '/v1/assets', operator, { assets: fleet })).status).toBe(200);
+      // no failure is tolerated: one host counted failed for an outage would halt the rollout
+      const settings = {
+        pilotBakeTime: '1s',
+        bakeTime: '1s',
+        monitoringWindow: '1s',
+        productionWaves: 1,
+        maxConcurrent: 2,
+        maxFailures: 0,
+      };
+      const opened = await api('POST', '/v1/patches', operator, { advisoryIds: ['USN-6859-1'], emergency: true, settings });
+      expect(opened.status).toBe(201);
+      const id = opened.body.id as string;
+      const status = async () => {
+        try {
+          const res = await api('GET', `/v1/patches/${id}`, operator);
+          return res.status === 200 ? res.body : undefined;
+        } catch {
+          return undefined; // no answer while a server restarts
+        }
+      };
+      const reach = (what: string, accept: (s: any) => boolean, timeoutMs = 60_000) =>
+        until(what, async () => ((s) => (s && accept(s) ? s : undefined))(await status()), timeoutMs, 250);
+      await reach('peer review', (s) => s.awaiting === 'reviews');
+      expect((await api('POST', `/v1/patches/${id}/reviews`, rita, { verdict: 'approve', comment: 'fine' })).status).toBe(200);
+      await reach('approval', (s) => s.awaiting === 'decision');
+      expect((await api('POST', `/v1/patches/${id}/decision`, carl, { decision: 'approve', comment: 'go' })).status).toBe(200);
+
+      const installed = async (atLeast: number) =>
+        (await reach(`${atLeast} hosts installed`, (s) => s.phase === 'rollout' && (s.hosts.installed ?? 0) >= atLeast)).hosts
+          .installed as number;
+      const ready = () => until('/readyz 200', async () => ((await readyz()) === 200 ? true : undefined), 60_000);
+
+      let done = await installed(4); // lab, pilot and two production hosts
+      process.kill(recordedPid('postgres'), 'SIGKILL');
+      await ready();
+      done = await installed(done + 2);
+      process.kill(recordedPid('temporal dev server'), 'SIGKILL');
+      await ready();
+      await installed(done + 2);
+      process.kill(stack.child.pid!, 'SIGKILL');
+      await stack.exited;
+      stack = await startUp();
+
+      const due = await reach('the postmortem', (s) => s.awaiting === 'postmortem', 180_000);
+      expect(due).toMatchObject({ phase: 'postmortem', halt: null, hosts: { installed: fleet.length + 1 } });
+      expect(due.actions).toEqual([]); // never halted: no operator had to resume
+      for (const wave of due.waves) expect(wave).toMatchObject({ status: 'done' });
+      expect(due.waves.flatMap((w: any) => Object.keys(w.counts))).not.toContain('failed');
+      const hosts = await api('GET', `/v1/patches/${id}/hosts?steps=true&limit=100`, operator);
+      expect(hosts.status).toBe(200);
+      for (const h of hosts.body.hosts) {
+        expect(h.status, h.assetId).toBe('installed');
+        // one install per attempt (the lab's rollback proof installs again, as attempt 2); production hosts once
+        const installs = h.steps.filter((s: any) => s.step === 'install' && s.ok).map((s: any) => s.attempt);
+        expect(installs, h.assetId).toEqual([...new Set(installs)]);
+        if (h.ring === 'production') expect(installs, h.assetId).toHaveLength(1);
+      }
+      const written = await api('POST', `/v1/patches/${id}/postmortem`, operator, {
+        lessonsLearned: 'Crashes were waited out.',
+        actions: [],
+      });
+      expect(written.status).toBe(200);
+      expect(await reach('completion', (s) => s.state === 'done')).toMatchObject({ outcome: 'completed' });
+    },
+  );
+});
