@@ -6,6 +6,7 @@
  * (docs/http-api.md, "Errors"); anything else is not an outage and keeps its own meaning.
  */
 import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { databaseOutage } from '../db/unavailable';
 
 export type Dependency = 'postgres' | 'temporal' | 'worker';
 
@@ -21,43 +22,13 @@ export const DEPENDENCY_NAMES: Record<Dependency, string> = {
   worker: 'the patchflow worker',
 };
 
-/** Node's socket errors: the server is not there, or the connection to it broke. */
-const SOCKET_REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection lost',
-  EPIPE: 'connection lost',
-  ETIMEDOUT: 'no answer in time',
-  EHOSTUNREACH: 'unreachable',
-  ENETUNREACH: 'unreachable',
-  ENOTFOUND: 'unknown host',
-  EAI_AGAIN: 'unknown host',
-};
-
-/** SQLSTATEs of a server that cannot serve: class 08 (connection exception) and these. */
-const SQLSTATE_REASONS: Record<string, string> = {
-  '57P01': 'shutting down', // admin_shutdown
-  '57P02': 'crashed', // crash_shutdown
-  '57P03': 'starting up or shutting down', // cannot_connect_now
-  '53300': 'too many connections',
-  '57014': 'no answer in time', // query_canceled: the API pool's statement_timeout
-};
-
-/** What `pg` and `pg-pool` say, without a code, when a connection breaks or cannot be had in time. */
-const PG_MESSAGES: [RegExp, string][] = [
-  [/timeout exceeded when trying to connect/i, 'no connection in time'],
-  [/connection terminated due to connection timeout/i, 'no connection in time'],
-  [/query read timeout/i, 'no answer in time'],
-  [/connection terminated/i, 'connection lost'],
-  [/connection error and is not queryable/i, 'connection lost'],
-];
-
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_FAILED_PRECONDITION = 9;
 
 /** The outage an error reports, or undefined when it is not one. Looks through `cause` chains. */
 export function outageOf(err: unknown): Outage | undefined {
-  return temporalOutage(err, 0) ?? postgresOutage(err, 0);
+  return temporalOutage(err, 0) ?? postgresOutage(err);
 }
 
 function temporalOutage(err: unknown, depth: number): Outage | undefined {
@@ -78,20 +49,9 @@ function temporalOutage(err: unknown, depth: number): Outage | undefined {
   return temporalOutage(err.cause, depth + 1);
 }
 
-function postgresOutage(err: unknown, depth: number): Outage | undefined {
-  if (!(err instanceof Error) || depth > 5) return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    const reason = SOCKET_REASONS[code] ?? SQLSTATE_REASONS[code] ?? (/^08[0-9A-Z]{3}$/.test(code) ? 'connection failed' : undefined);
-    if (reason) return { dependency: 'postgres', reason };
-  }
-  for (const [pattern, reason] of PG_MESSAGES) if (pattern.test(err.message)) return { dependency: 'postgres', reason };
-  // Node's connect tries every address of a host name and reports the failures together
-  if (err instanceof AggregateError) {
-    for (const inner of err.errors) {
-      const outage = postgresOutage(inner, depth + 1);
-      if (outage) return outage;
-    }
-  }
-  return postgresOutage(err.cause, depth + 1);
+/** The API's pool also cancels a statement at its statement_timeout (57014): no answer in time. */
+function postgresOutage(err: unknown): Outage | undefined {
+  const timedOut = err instanceof Error && (err as { code?: unknown }).code === '57014';
+  const reason = timedOut ? 'no answer in time' : databaseOutage(err);
+  return reason ? { dependency: 'postgres', reason } : undefined;
 }
