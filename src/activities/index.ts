@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, asyncLocalStorage } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
 import { createSimulatedConnector } from '../connectors/simulated';
@@ -9,6 +9,9 @@ import { activityNow } from './clock';
 import { createDeploymentActivities } from './deployment';
 import { reportingOutages } from './infrastructure';
 import { createInventoryActivities } from './inventory';
+
+/** How often `assess` heartbeats (its heartbeat timeout is 10 s: src/workflows/patch/calls.ts). */
+const ASSESS_HEARTBEAT_MS = 2_000;
 
 export interface ActivityDeps {
   pool: Pool;
@@ -32,12 +35,18 @@ export function createActivities({ pool, logger }: ActivityDeps) {
      * the scope an approval covers. Idempotent; run again after approval to check the scope.
      */
     async assess(input: AssessmentInput): Promise<AssessmentResult> {
+      // heartbeats while it works, so an attempt lost with its worker is retried within seconds
+      const context = asyncLocalStorage.getStore();
+      context?.heartbeat();
+      const beating = context && setInterval(() => context.heartbeat(), ASSESS_HEARTBEAT_MS);
       try {
         // the activity's clock: the workflow's time on a time-skipping test server (./clock)
         return await assessPatch(pool, input, activityNow());
       } catch (err) {
         if (err instanceof UnknownAdvisoriesError) throw ApplicationFailure.nonRetryable(err.message, 'UnknownAdvisory');
         throw err;
+      } finally {
+        clearInterval(beating);
       }
     },
 

@@ -3,8 +3,10 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import type { DeploymentActivities } from '../../activities/deployment-contract';
 
+// it heartbeats: an attempt lost with its worker (a crash, a kill) is tried again after 10 s, not 5 minutes
 export const { assess } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: { maximumInterval: '1 minute' },
 });
 
