@@ -4,37 +4,21 @@
  * themselves (logged, /readyz shows it, the API and the worker carry on), and `up` itself killed
  * with SIGKILL leaves nothing behind for long and starts again on the same data.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portInUse } from '../../src/runtime/ports';
 import { isLive, readProc, sleep } from '../../src/runtime/process';
 import { FEEDS } from '../helpers/fixtures';
 import { stablePorts } from '../helpers/ports';
+import { callApi, processesUsing, spawnUp, startUp, upEnvironment, type RunningUp, type UpPorts } from '../helpers/up-process';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'patchflow-up-recovery-'));
 fs.chmodSync(dataDir, 0o755); // the embedded PostgreSQL runs as `postgres` when we are root
 const clusterDir = path.join(dataDir, 'postgres', 'cluster');
 const stacks: ChildProcess[] = [];
-
-interface Ports {
-  api: number;
-  temporal: number;
-  ui: number;
-  pg: number;
-}
-
-interface Stack {
-  child: ChildProcess;
-  banner: string;
-  exited: Promise<number | null>;
-  /** stderr so far, JSON log lines and plain messages alike. */
-  stderr: () => string;
-}
 
 interface LogLine {
   level: number;
@@ -43,54 +27,13 @@ interface LogLine {
   signal?: string | null;
 }
 
-let ports: Ports;
-let stack: Stack;
+let ports: UpPorts;
+let stack: RunningUp;
 let admin: string;
 let operator: string;
 const patches: string[] = [];
 
-function env(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    PATCHFLOW_DATA_DIR: dataDir,
-    PORT: String(ports.api),
-    PATCHFLOW_TEMPORAL_PORT: String(ports.temporal),
-    PATCHFLOW_TEMPORAL_UI_PORT: String(ports.ui),
-    PATCHFLOW_PG_PORT: String(ports.pg),
-    TEMPORAL_CLI: inject('temporalCliPath'),
-    TEMPORAL_ADDRESS: '',
-    DATABASE_URL: '',
-    PATCHFLOW_ADMIN_TOKEN: '',
-    LOG_LEVEL: 'warn',
-  };
-}
-
-async function startUp(): Promise<Stack> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'patchflow.js'), 'up'], {
-    env: env(),
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  stacks.push(child);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const banner = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not up after 60 s:\n${stdout}\n${stderr}`)), 60_000);
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      if (stdout.includes('Press Ctrl-C to stop.')) {
-        clearTimeout(timer);
-        resolve(stdout);
-      }
-    });
-    void exited.then((code) => reject(new Error(`exited with ${code}:\n${stdout}\n${stderr}`)));
-  });
-  return { child, banner, exited, stderr: () => stderr };
-}
-
-function logLines(s: Stack): LogLine[] {
+function logLines(s: RunningUp): LogLine[] {
   return s
     .stderr()
     .split('\n')
@@ -108,14 +51,12 @@ function recordedPid(name: 'temporal dev server' | 'postgres'): number {
   return record.pid;
 }
 
-async function api(method: string, route: string, token: string, body?: unknown) {
-  const res = await fetch(`http://127.0.0.1:${ports.api}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  return { status: res.status, body: (await res.json()) as any };
+const api = (method: string, route: string, token: string, body?: unknown) => callApi(ports.api, method, route, token, body);
+
+async function startStack(): Promise<RunningUp> {
+  const started = await startUp(dataDir, ports);
+  stacks.push(started.child);
+  return started;
 }
 
 async function readyz(): Promise<number> {
@@ -156,16 +97,10 @@ async function reachesPeerReview(id: string): Promise<void> {
   );
 }
 
-function processesUsing(dir: string): string[] {
-  return execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
-    .split('\n')
-    .filter((line) => line.includes(dir) && !line.includes('vitest'));
-}
-
 beforeAll(async () => {
   const [api_, temporal, ui, pg] = (await stablePorts(4)) as [number, number, number, number];
   ports = { api: api_, temporal, ui, pg };
-  stack = await startUp();
+  stack = await startStack();
   admin = /Admin token\s+(\S+)/.exec(stack.banner)![1]!;
   const user = await api('POST', '/v1/users', admin, { name: 'oscar', roles: ['operator'] });
   expect(user.status).toBe(201);
@@ -296,7 +231,7 @@ describe('patchflow up when something crashes', () => {
     for (const port of Object.values(ports)) expect(await portInUse(port)).toBe(false);
 
     // the next `up` starts without help: the stale records are checked and dropped
-    stack = await startUp();
+    stack = await startStack();
     expect(stack.banner).toContain(admin);
     for (const id of patches) {
       const status = await api('GET', `/v1/patches/${id}`, operator);
@@ -305,13 +240,10 @@ describe('patchflow up when something crashes', () => {
     }
 
     // a second `up` on the same data directory refuses, and disturbs nothing
-    const second = spawn(process.execPath, [path.join(ROOT, 'bin', 'patchflow.js'), 'up'], {
-      env: { ...env(), PORT: '1', PATCHFLOW_TEMPORAL_PORT: '2', PATCHFLOW_TEMPORAL_UI_PORT: '3', PATCHFLOW_PG_PORT: '4' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const second = spawnUp(upEnvironment(dataDir, { api: 1, temporal: 2, ui: 3, pg: 4 }));
     stacks.push(second);
     let secondErr = '';
-    second.stderr.on('data', (chunk) => (secondErr += chunk));
+    second.stderr!.on('data', (chunk) => (secondErr += chunk));
     const code = await new Promise<number | null>((resolve) => second.once('exit', resolve));
     expect(code).toBe(1);
     expect(secondErr).toContain(`patchflow up is already running with the data directory ${dataDir} (pid ${stack.child.pid})`);
@@ -329,7 +261,7 @@ describe('a rollout through crashes under patchflow up', () => {
     'PostgreSQL, the Temporal dev server and up itself killed mid-wave: every host installed once, no failure, the patch completes',
     { timeout: 300_000 },
     async () => {
-      stack = await startUp();
+      stack = await startStack();
       const token = async (name: string, roles: string[]) => {
         const res = await api('POST', '/v1/users', admin, { name, roles });
         expect(res.status).toBe(201);
@@ -393,7 +325,7 @@ describe('a rollout through crashes under patchflow up', () => {
       await installed(done + 2);
       process.kill(stack.child.pid!, 'SIGKILL');
       await stack.exited;
-      stack = await startUp();
+      stack = await startStack();
 
       const due = await reach('the postmortem', (s) => s.awaiting === 'postmortem', 180_000);
       expect(due).toMatchObject({ phase: 'postmortem', halt: null, hosts: { installed: fleet.length + 1 } });

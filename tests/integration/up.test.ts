@@ -3,7 +3,7 @@
  * starts, answers, stops on Ctrl-C without leaving processes behind, and keeps patches across a
  * restart.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +12,9 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { portInUse } from '../../src/runtime/ports';
 import { stablePorts } from '../helpers/ports';
 import { FEEDS } from '../helpers/fixtures';
+import { callApi, processesUsing, startUp, type RunningUp, type UpPorts } from '../helpers/up-process';
 
 const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '..', '..');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'patchflow-up-'));
 fs.chmodSync(dataDir, 0o755);
 let stack: ChildProcess | undefined;
@@ -26,77 +26,27 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-interface Ports {
-  api: number;
-  temporal: number;
-  ui: number;
-  pg: number;
+async function startStack(ports: UpPorts): Promise<RunningUp> {
+  const started = await startUp(dataDir, ports);
+  stack = started.child;
+  return started;
 }
 
-async function startUp(ports: Ports): Promise<{ child: ChildProcess; banner: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'patchflow.js'), 'up'], {
-    env: {
-      ...process.env,
-      PATCHFLOW_DATA_DIR: dataDir,
-      PORT: String(ports.api),
-      PATCHFLOW_TEMPORAL_PORT: String(ports.temporal),
-      PATCHFLOW_TEMPORAL_UI_PORT: String(ports.ui),
-      PATCHFLOW_PG_PORT: String(ports.pg),
-      TEMPORAL_CLI: inject('temporalCliPath'),
-      TEMPORAL_ADDRESS: '',
-      DATABASE_URL: '',
-      PATCHFLOW_ADMIN_TOKEN: '',
-      LOG_LEVEL: 'warn',
-    },
-    // its own process group, so the test can send Ctrl-C's SIGINT to the whole group
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  stack = child;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const banner = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not up after 60 s:\n${stdout}\n${stderr}`)), 60_000);
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      if (stdout.includes('Press Ctrl-C to stop.')) {
-        clearTimeout(timer);
-        resolve(stdout);
-      }
-    });
-    void exited.then((code) => reject(new Error(`exited with ${code}:\n${stdout}\n${stderr}`)));
-  });
-  return { child, banner, exited };
-}
-
-async function temporalCli(ports: Ports, ...args: string[]): Promise<string> {
+async function temporalCli(ports: UpPorts, ...args: string[]): Promise<string> {
   const { stdout } = await run(inject('temporalCliPath'), [...args, '--address', `127.0.0.1:${ports.temporal}`]);
   return stdout;
 }
 
-async function api(ports: Ports, method: string, route: string, token: string, body?: unknown) {
-  const res = await fetch(`http://127.0.0.1:${ports.api}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-async function processesUsing(dir: string): Promise<string[]> {
-  const { stdout } = await run('ps', ['-eo', 'pid,args']);
-  return stdout.split('\n').filter((line) => line.includes(dir) && !line.includes('vitest'));
-}
+const api = (ports: UpPorts, method: string, route: string, token: string, body?: unknown) =>
+  callApi(ports.api, method, route, token, body);
 
 describe('patchflow up', () => {
   it('starts everything, survives a restart, and stops cleanly on Ctrl-C and SIGTERM', { timeout: 180_000 }, async () => {
     const [apiPort, temporalPort, uiPort, pgPort] = (await stablePorts(4)) as [number, number, number, number];
-    const ports: Ports = { api: apiPort, temporal: temporalPort, ui: uiPort, pg: pgPort };
+    const ports: UpPorts = { api: apiPort, temporal: temporalPort, ui: uiPort, pg: pgPort };
 
     // first start: initialises the data directory
-    const first = await startUp(ports);
+    const first = await startStack(ports);
     expect(first.banner).toContain(`API              http://127.0.0.1:${ports.api}`);
     expect(first.banner).toContain(`Temporal Web UI  http://127.0.0.1:${ports.ui}`);
     const token = /Admin token\s+(\S+)/.exec(first.banner)![1]!;
@@ -139,11 +89,11 @@ describe('patchflow up', () => {
     // Ctrl-C: SIGINT to the foreground process group
     process.kill(-first.child.pid!, 'SIGINT');
     expect(await first.exited).toBe(0);
-    expect(await processesUsing(dataDir)).toEqual([]);
+    expect(processesUsing(dataDir)).toEqual([]);
     for (const port of Object.values(ports)) expect(await portInUse(port)).toBe(false);
 
     // second start: same data, the patch and its running workflow are still there
-    const second = await startUp(ports);
+    const second = await startStack(ports);
     expect(second.banner).toContain(token);
     // Ctrl-C may have come in the middle of the assessment: then its activity runs again now
     let status = await api(ports, 'GET', `/v1/patches/${patch.body.id}`, operator.body.token);
@@ -162,6 +112,6 @@ describe('patchflow up', () => {
 
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-    expect(await processesUsing(dataDir)).toEqual([]);
+    expect(processesUsing(dataDir)).toEqual([]);
   });
 });
