@@ -4,23 +4,30 @@
  * again 25 s later, ends with every host installed once, no failure counted (its budget is 0, so
  * a single one would halt it), and nothing installed twice. The wave runs on the shared Temporal
  * dev server with a worker whose database is a PostgreSQL of this file's own, so it can be killed.
+ * Then the same through a whole patch: its status says it is waiting for infrastructure meanwhile.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities';
+import { patchStartOptions } from '../../src/api/patch-start';
 import { upsertAssets } from '../../src/db/assets';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/db/embedded-postgres';
 import { importOsv } from '../../src/db/feeds';
 import { migrate } from '../../src/db/migrate';
 import { AssetSchema } from '../../src/domain/asset';
 import { rolloutPlanSettings } from '../../src/domain/governance';
+import type { Actor, PatchRequest } from '../../src/domain/patch';
+import type { PatchStatus } from '../../src/domain/patch-status';
 import { DEFAULT_POLICY } from '../../src/domain/policy';
 import { freePort } from '../../src/runtime/ports';
+import { decideUpdate, postmortemUpdate, reviewUpdate, statusQuery } from '../../src/workflows/definitions';
 import type { hostWave } from '../../src/workflows/host-wave';
+import { patchLifecycle } from '../../src/workflows/patch/lifecycle';
 import { testAsset } from '../helpers/assets';
 import { readJson } from '../helpers/fixtures';
 import { logger, startTestWorker, temporalEnvironment } from '../helpers/servers';
@@ -130,4 +137,69 @@ describe('an outage of patchflow’s database in the middle of a wave', () => {
       expect(e.activityTaskFailedEventAttributes!.failure!.applicationFailureInfo?.type).toBe('InfrastructureUnavailable');
     expect(events.some((e) => e.timerStartedEventAttributes)).toBe(true);
   }, 180_000);
+
+  it('shows on the patch: its status says it waits for infrastructure during the outage, and the patch completes', async () => {
+    await importOsv(pool, [readJson('osv', 'ubuntu', 'USN-6859-1.json')]);
+    const packages = [{ name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6', source: 'openssh' }];
+    const hosts = [
+      testAsset('status-lab', { environment: 'lab', packages, simulation: { installMs: 0 } }),
+      testAsset('status-pilot', { environment: 'pilot', packages, simulation: { installMs: 0 } }),
+      ...[1, 2, 3].map((n) => testAsset(`status-${n}`, { packages, simulation: { installMs: 3_000 } })),
+    ];
+    await upsertAssets(
+      pool,
+      hosts.map((h) => AssetSchema.parse(h)),
+    );
+    const actor = (name: string, roles: Actor['roles']): Actor => ({ id: `user-${name}`, name, roles });
+    const request: PatchRequest = {
+      id: 'outage-status',
+      title: 'Remediate USN-6859-1',
+      advisoryIds: ['USN-6859-1'],
+      emergency: true,
+      settings: { pilotBakeTime: '1s', bakeTime: '1s', monitoringWindow: '1s', productionWaves: 1, maxConcurrent: 3, maxFailures: 0 },
+      requestedBy: actor('opal', ['operator']),
+      requestedAt: new Date().toISOString(),
+    };
+    const handle = await env.client.workflow.start(patchLifecycle, patchStartOptions(request, TASK_QUEUE));
+    const status = (accept: (s: PatchStatus) => boolean, what: string, timeoutMs = 60_000) => until(handle, accept, what, timeoutMs);
+    await status((s) => s.awaiting === 'reviews', 'peer review');
+    await handle.executeUpdate(reviewUpdate, { args: [{ actor: actor('rita', ['reviewer']), verdict: 'approve', comment: 'ok' }] });
+    await status((s) => s.awaiting === 'decision', 'the approval');
+    await handle.executeUpdate(decideUpdate, { args: [{ actor: actor('carl', ['approver']), decision: 'approve', comment: 'go' }] });
+    for (let i = 0; i < 400; i++) {
+      const inProgress = (
+        await pool.query(
+          "SELECT count(*)::int AS n FROM deployment_hosts WHERE patch_id = $1 AND ring = 'production' AND status = 'in-progress'",
+          [request.id],
+        )
+      ).rows[0].n;
+      if (inProgress === 3) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+
+    killPostgres();
+    const waiting = await status((s) => s.waitingForInfrastructure !== null, 'the status saying it waits for infrastructure');
+    expect(waiting.waitingForInfrastructure!.reason).toContain("patchflow's database is unreachable");
+    expect(waiting).toMatchObject({ phase: 'rollout', state: 'running', halt: null });
+    pg = await startPostgres();
+
+    const due = await status((s) => s.awaiting === 'postmortem', 'the postmortem', 120_000);
+    expect(due).toMatchObject({ waitingForInfrastructure: null, halt: null, actions: [] });
+    expect(due.waves.map((w) => w.status)).toEqual(['done', 'done', 'done']);
+    expect(due.waves.flatMap((w) => Object.keys(w.counts))).not.toContain('failed');
+    await handle.executeUpdate(postmortemUpdate, { args: [{ actor: request.requestedBy, lessonsLearned: 'It waited.', actions: [] }] });
+    expect(await handle.result()).toMatchObject({ outcome: 'completed' });
+  }, 240_000);
 });
+
+/** Polls the status query until it is as wanted (the workflow answers it without the database). */
+async function until(handle: WorkflowHandle<typeof patchLifecycle>, accept: (s: PatchStatus) => boolean, what: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let last: PatchStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await handle.query(statusQuery);
+    if (accept(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`never reached ${what}; last status: ${JSON.stringify(last)}`);
+}
