@@ -65,7 +65,14 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(pinoHttp({ logger: deps.logger.child({ component: 'api' }), autoLogging: { ignore: (req) => req.url === '/healthz' } }));
+  app.use(
+    pinoHttp({
+      logger: deps.logger.child({ component: 'api' }),
+      autoLogging: { ignore: (req) => req.url === '/healthz' },
+      // a token sent in the query string is refused, but its URL would still be logged
+      serializers: { req: (req: { url?: string }) => ({ ...req, url: req.url && withoutQueryValues(req.url) }) },
+    }),
+  );
   app.get('/v1/openapi.json', (_req, res) => {
     res.json(openapi);
   });
@@ -82,4 +89,12 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/** A request URL with the value of every query parameter replaced: the path and the names stay. */
+function withoutQueryValues(url: string): string {
+  const at = url.indexOf('?');
+  if (at < 0) return url;
+  const params = new URLSearchParams(url.slice(at + 1));
+  return `${url.slice(0, at)}?${[...params.keys()].map((key) => `${encodeURIComponent(key)}=[redacted]`).join('&')}`;
 }

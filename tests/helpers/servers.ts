@@ -14,7 +14,7 @@ import { createApp } from '../../src/api/app';
 import { createDatabaseIfMissing } from '../../src/db/embedded-postgres';
 import { migrate } from '../../src/db/migrate';
 import { ensureBootstrapAdmin, newToken } from '../../src/db/users';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
 import { createWorker } from '../../src/worker/worker';
 
 export const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'test');
@@ -79,7 +79,7 @@ export interface TestStack {
  * A fresh database, a worker on its own task queue (unless `worker: false`: the test runs its
  * own), and the API on a free port.
  */
-export async function startTestStack(options: { worker?: boolean } = {}): Promise<TestStack> {
+export async function startTestStack(options: { worker?: boolean; logger?: Logger } = {}): Promise<TestStack> {
   const { url: databaseUrl, pool } = await freshDatabase();
   const env = await temporalEnvironment();
   const client = env.client;
@@ -87,7 +87,7 @@ export async function startTestStack(options: { worker?: boolean } = {}): Promis
   const adminToken = newToken();
   await ensureBootstrapAdmin(pool, adminToken);
   const worker = options.worker === false ? undefined : await startTestWorker(env.nativeConnection, pool, taskQueue);
-  const app = createApp({ pool, temporal: client, taskQueue, logger, version: 'test' });
+  const app = createApp({ pool, temporal: client, taskQueue, logger: options.logger ?? logger, version: 'test' });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const baseUrl = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
