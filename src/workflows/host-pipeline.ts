@@ -23,11 +23,10 @@ import { hostTaskQueue } from '../connectors/contract';
 import { INFRASTRUCTURE_UNAVAILABLE, type HostResult, type HostStatus, type HostWork } from '../domain/deployment';
 
 /** The deployment records a batch of hosts writes. */
-export const deploymentRecords = proxyActivities<DeploymentActivities>({
+export const deployment = proxyActivities<DeploymentActivities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumInterval: '30 seconds' },
 });
-const deployment = deploymentRecords;
 
 const HOST_CALLS: ActivityOptions = {
   startToCloseTimeout: '1 hour',

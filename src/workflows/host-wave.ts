@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import { BUDGET_FAILURES, mayStartNow, type WaveHost, type WaveSelector } from '../domain/deployment';
 import { outageSignal, waveControlSignal } from './definitions';
-import { deploymentRecords as deployment, Outages, runPipeline } from './host-pipeline';
+import { deployment, Outages, runPipeline } from './host-pipeline';
 
 /** Hosts one run starts at most before it continues as new. */
 export const HOSTS_PER_RUN = 1000;

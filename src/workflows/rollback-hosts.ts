@@ -4,7 +4,7 @@
  * rollback.
  */
 import { continueAsNew, workflowInfo } from '@temporalio/workflow';
-import { connectorFor, deploymentRecords as deployment, hostCall } from './host-pipeline';
+import { connectorFor, deployment, hostCall } from './host-pipeline';
 import { HOSTS_PER_RUN, PAGE } from './host-wave';
 
 export interface RollbackInput {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portInUse } from '../../src/runtime/ports';
 import { isLive, readProc, sleep } from '../../src/runtime/process';
+import { testAsset } from '../helpers/assets';
 import { FEEDS } from '../helpers/fixtures';
 import { stablePorts } from '../helpers/ports';
 import { callApi, processesUsing, spawnUp, startUp, upEnvironment, type RunningUp, type UpPorts } from '../helpers/up-process';
@@ -107,15 +108,11 @@ beforeAll(async () => {
   operator = user.body.token;
   const notice = JSON.parse(fs.readFileSync(path.join(FEEDS, 'osv', 'ubuntu', 'USN-6859-1.json'), 'utf8'));
   expect((await api('POST', '/v1/feeds/osv', operator, notice)).status).toBe(200);
-  const host = {
-    id: 'web-01',
-    hostname: 'web-01.corp.example',
-    environment: 'production',
-    os: { name: 'ubuntu', version: '22.04' },
+  const host = testAsset('web-01', {
     criticality: 'high',
     exposure: 'internet',
     packages: [{ name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6', source: 'openssh' }],
-  };
+  });
   expect((await api('PUT', '/v1/assets', operator, { assets: [host] })).status).toBe(200);
   await reachesPeerReview(await openPatch());
 }, 120_000);

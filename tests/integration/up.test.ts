@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { portInUse } from '../../src/runtime/ports';
 import { stablePorts } from '../helpers/ports';
+import { testAsset } from '../helpers/assets';
 import { FEEDS } from '../helpers/fixtures';
 import { callApi, processesUsing, startUp, type RunningUp, type UpPorts } from '../helpers/up-process';
 
@@ -65,15 +66,11 @@ describe('patchflow up', () => {
     expect(operator.status).toBe(201);
     const notice = JSON.parse(fs.readFileSync(path.join(FEEDS, 'osv', 'ubuntu', 'USN-6859-1.json'), 'utf8'));
     expect((await api(ports, 'POST', '/v1/feeds/osv', operator.body.token, notice)).status).toBe(200);
-    const host = {
-      id: 'web-01',
-      hostname: 'web-01.corp.example',
-      environment: 'production',
-      os: { name: 'ubuntu', version: '22.04' },
+    const host = testAsset('web-01', {
       criticality: 'high',
       exposure: 'internet',
       packages: [{ name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6', source: 'openssh' }],
-    };
+    });
     expect((await api(ports, 'PUT', '/v1/assets', operator.body.token, { assets: [host] })).status).toBe(200);
     const patch = await api(ports, 'POST', '/v1/patches', operator.body.token, { advisoryIds: ['USN-6859-1'], emergency: true });
     expect(patch.status).toBe(201);
