@@ -22,7 +22,8 @@ async function cliWorkflowIds(phase: string): Promise<string[]> {
     'workflow',
     'list',
     '--query',
-    `PatchPhase='${phase}'`,
+    // a patch that continued as new has closed runs in the same phase; the API lists the patch once, by its open run
+    `PatchPhase='${phase}' AND ExecutionStatus != 'ContinuedAsNew'`,
     '-o',
     'json',
     '--address',
