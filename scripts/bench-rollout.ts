@@ -26,6 +26,7 @@ import { startDevServer } from '../src/runtime/dev-server';
 import { freePort } from '../src/runtime/ports';
 import { provisionTemporalCli } from '../src/runtime/temporal-cli';
 import { writeWorkflowBundle } from '../src/worker/bundle';
+import { newSigningKey } from '../src/signing/keys';
 import { createWorker } from '../src/worker/worker';
 import { decideUpdate, postmortemUpdate, reviewUpdate, statusQuery } from '../src/workflows/definitions';
 import { activityBaseline, patchLifecycle } from '../src/workflows';
@@ -93,6 +94,7 @@ async function main() {
       taskQueue: TASK_QUEUE,
       pool,
       logger,
+      workOrderKey: newSigningKey(),
       workflowBundlePath: bundle,
     });
     const running = worker.run();

@@ -22,6 +22,7 @@ import { Pool } from 'pg';
 import { benchDatabase } from './bench-database';
 import { createLogger } from '../src/logger';
 import { writeWorkflowBundle } from '../src/worker/bundle';
+import { newSigningKey } from '../src/signing/keys';
 import { createWorker } from '../src/worker/worker';
 import { generateFleet, scenarioStart } from '../tests/helpers/fleet';
 import {
@@ -67,6 +68,7 @@ async function main() {
       taskQueue: TASK_QUEUE,
       pool,
       logger,
+      workOrderKey: newSigningKey(),
       workflowBundlePath: bundle,
     });
     const running = worker.run();

@@ -1,6 +1,7 @@
 import { ApplicationFailure, asyncLocalStorage } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
+import type { SigningKey } from '../signing/keys';
 import { createSimulatedConnector } from '../connectors/simulated';
 import { currentPolicy } from '../db/policy';
 import { assessPatch, UnknownAdvisoriesError, type AssessmentInput, type AssessmentResult } from '../services/assessment';
@@ -18,12 +19,17 @@ export interface ActivityDeps {
   logger: Logger;
 }
 
+export interface WorkerActivityDeps extends ActivityDeps {
+  /** Signs the work orders sent to host agents (src/signing/keys.ts). */
+  workOrderKey: SigningKey;
+}
+
 /**
  * The activities the worker registers, closed over their dependencies (the samples-typescript
  * "activities with dependency injection" pattern); an unreachable database fails any of them
  * as InfrastructureUnavailable (./infrastructure).
  */
-export function createActivities({ pool, logger }: ActivityDeps) {
+export function createActivities({ pool, logger }: WorkerActivityDeps) {
   return reportingOutages({
     // the simulated connector's per-host pipeline and the deployment records, on the shared queue
     ...createSimulatedConnector({ pool, logger }),

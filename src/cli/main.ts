@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from '../config';
 import { createLogger, temporalLogger, type Logger } from '../logger';
 import { migrate } from '../db/migrate';
 import { resolveAdminToken } from '../runtime/admin-token';
+import { loadSigningKey } from '../signing/keys';
 import { startApi, startWorker } from '../runtime/services';
 import { Shutdown } from '../runtime/shutdown';
 import { provisionTemporalCli } from '../runtime/temporal-cli';
@@ -57,6 +58,7 @@ program
       port: config.port,
       host: '0.0.0.0',
       adminToken: admin.token,
+      updateKey: loadSigningKey('updates', config.dataDir),
       logger,
     });
     shutdown.add('api', () => api.stop());
@@ -71,7 +73,12 @@ program
     const { config, logger } = prepare();
     const shutdown = new Shutdown(logger);
     shutdown.onSignals();
-    const worker = await startWorker({ temporal: externalTemporal(config), databaseUrl: requireDatabaseUrl(config), logger });
+    const worker = await startWorker({
+      temporal: externalTemporal(config),
+      databaseUrl: requireDatabaseUrl(config),
+      workOrderKey: loadSigningKey('work-orders', config.dataDir),
+      logger,
+    });
     shutdown.add('worker', () => worker.stop());
     await worker.done;
   });

@@ -6,6 +6,7 @@ import { clearStalePostmaster, clusterDirOf, createDatabaseIfMissing, prepareEmb
 import { migrate } from '../db/migrate';
 import type { Logger } from '../logger';
 import { resolveAdminToken } from '../runtime/admin-token';
+import { loadSigningKey } from '../signing/keys';
 import { startDevServer } from '../runtime/dev-server';
 import { ProcessRegistry, stopLeftovers, UP_PROCESS } from '../runtime/leftovers';
 import { portInUse } from '../runtime/ports';
@@ -117,10 +118,12 @@ export async function up(config: Config, logger: Logger): Promise<void> {
 
     await migrate(databaseUrl, logger);
     const admin = resolveAdminToken(config.dataDir, config.adminToken);
+    const updateKey = loadSigningKey('updates', config.dataDir);
+    const workOrderKey = loadSigningKey('work-orders', config.dataDir);
     // The worker reconnects to Temporal and PostgreSQL by itself; should it stop all the same
     // (the SDK gives up on some calls after a long outage), it is started again like a server.
     const worker = supervise('worker', async () => {
-      const running = await startWorker({ temporal, databaseUrl, logger });
+      const running = await startWorker({ temporal, databaseUrl, workOrderKey, logger });
       return {
         exited: running.done.then(
           () => ({ code: null, signal: null, error: new Error('the worker stopped') }),
@@ -132,7 +135,7 @@ export async function up(config: Config, logger: Logger): Promise<void> {
     await worker.start();
     shutdown.add('worker', () => worker.stop());
     // one machine's stack: loopback only, like the dev server (`patchflow api` listens on every interface)
-    const api = await startApi({ temporal, databaseUrl, port: config.port, host: '127.0.0.1', adminToken: admin.token, logger });
+    const api = await startApi({ temporal, databaseUrl, port: config.port, host: '127.0.0.1', adminToken: admin.token, updateKey, logger });
     shutdown.add('api', () => api.stop());
 
     const seconds = ((Date.now() - started) / 1000).toFixed(1);

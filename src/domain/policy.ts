@@ -1,7 +1,7 @@
 /**
  * The policy document (`GET/PUT /v1/policy`): deadlines and priority thresholds (docs/process.md,
  * step 1), the governance rules of review and approval (steps 2–3), the rollout defaults a
- * patch's plan starts from (step 6) and the notification webhooks. Sections added after the
+ * patch's plan starts from (step 6), the notification webhooks and the bearer tokens' lifetimes. Sections added after the
  * first release default, so every stored version still parses.
  */
 import { z } from 'zod';
@@ -44,6 +44,8 @@ const GovernanceSchema = ReviewTerms.extend({
   fastTrack: ReviewTerms,
   /** After approval, how often the scope is evaluated again (and always before production). */
   scopeRecheckInterval: duration,
+  /** An exception to a patch is granted for at most this long. */
+  exceptionMaxLifetime: duration.default('365d'),
 });
 
 const RolloutSchema = z.strictObject({
@@ -78,7 +80,29 @@ const NotificationsSchema = z.strictObject({
   webhooks: z
     .array(z.strictObject({ url: z.url({ protocol: /^https?$/ }), events: z.array(z.enum(NOTIFICATION_EVENTS)).min(1).optional() }))
     .max(20),
+  /**
+   * Webhooks may reach loopback, private, link-local and metadata addresses only on these hosts
+   * (names or IP literals, exactly as they appear in the webhook URL).
+   */
+  allowedInternalHosts: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(253)
+        .regex(/^[A-Za-z0-9.:[\]_-]+$/, 'a host name or an IP address'),
+    )
+    .max(50)
+    .default([]),
 });
+
+const AccessSchema = z.strictObject({
+  /** A bearer token expires this long after it was issued, unless its issuer chose a shorter or longer life. */
+  tokenLifetime: duration.default('90d'),
+  /** The longest life a token may be given. */
+  maxTokenLifetime: duration.default('365d'),
+});
+export const DEFAULT_ACCESS: z.output<typeof AccessSchema> = { tokenLifetime: '90d', maxTokenLifetime: '365d' };
 
 export const DEFAULT_GOVERNANCE: z.output<typeof GovernanceSchema> = {
   reviewersRequired: 2,
@@ -86,6 +110,7 @@ export const DEFAULT_GOVERNANCE: z.output<typeof GovernanceSchema> = {
   approvalTimeout: '1d',
   fastTrack: { reviewersRequired: 1, reviewTimeout: '1h', approvalTimeout: '1h' },
   scopeRecheckInterval: '15m',
+  exceptionMaxLifetime: '365d',
 };
 
 export const DEFAULT_ROLLOUT: z.output<typeof RolloutSchema> = {
@@ -121,7 +146,8 @@ export const PolicySchema = z
     }),
     governance: GovernanceSchema.default(DEFAULT_GOVERNANCE),
     rollout: RolloutSchema.default(DEFAULT_ROLLOUT),
-    notifications: NotificationsSchema.default({ webhooks: [] }),
+    notifications: NotificationsSchema.default({ webhooks: [], allowedInternalHosts: [] }),
+    access: AccessSchema.default(DEFAULT_ACCESS),
   })
   .superRefine((policy, ctx) => {
     const { emergencyCvss, criticalCvss, importantCvss } = policy.priority;
@@ -133,6 +159,9 @@ export const PolicySchema = z
       if (parseDuration(d.recommended)! > parseDuration(d.maximum)!) {
         ctx.addIssue({ code: 'custom', path: ['deadlines', p], message: 'recommended must not be later than maximum' });
       }
+    }
+    if (parseDuration(policy.access.tokenLifetime)! > parseDuration(policy.access.maxTokenLifetime)!) {
+      ctx.addIssue({ code: 'custom', path: ['access', 'tokenLifetime'], message: 'must not be longer than maxTokenLifetime' });
     }
   });
 export type Policy = z.output<typeof PolicySchema>;
@@ -158,5 +187,6 @@ export const DEFAULT_POLICY: Policy = {
   },
   governance: DEFAULT_GOVERNANCE,
   rollout: DEFAULT_ROLLOUT,
-  notifications: { webhooks: [] },
+  notifications: { webhooks: [], allowedInternalHosts: [] },
+  access: DEFAULT_ACCESS,
 };

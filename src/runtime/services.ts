@@ -10,6 +10,7 @@ import { createApp } from '../api/app';
 import { POSTGRES_TIMEOUTS } from '../api/deadlines';
 import { ensureBootstrapAdmin } from '../db/users';
 import type { Logger } from '../logger';
+import type { SigningKey } from '../signing/keys';
 import { connectApiClient, connectWorker, TASK_QUEUE, type TemporalTarget } from '../temporal/connection';
 import { createWorker } from '../worker/worker';
 import { VERSION } from '../version';
@@ -28,6 +29,7 @@ export async function startApi(options: {
   port: number;
   host?: string;
   adminToken: string;
+  updateKey: SigningKey;
   logger: Logger;
 }): Promise<ApiService> {
   // no call waits for PostgreSQL for ever: a connection within 2 s, a statement within 10 s
@@ -39,7 +41,14 @@ export async function startApi(options: {
     await ensureBootstrapAdmin(pool, options.adminToken);
     connection = await connectApiClient(options.temporal);
     const temporal = new Client({ connection, namespace: options.temporal.namespace });
-    const app = createApp({ pool, temporal, taskQueue: TASK_QUEUE, logger: options.logger, version: VERSION });
+    const app = createApp({
+      pool,
+      temporal,
+      taskQueue: TASK_QUEUE,
+      logger: options.logger,
+      version: VERSION,
+      updateKey: options.updateKey,
+    });
     server = await listen(http.createServer(app), options.port, options.host);
   } catch (err) {
     await connection?.close();
@@ -77,6 +86,7 @@ function listen(server: http.Server, port: number, host?: string): Promise<http.
 export async function startWorker(options: {
   temporal: TemporalTarget;
   databaseUrl: string;
+  workOrderKey: SigningKey;
   logger: Logger;
 }): Promise<RunningService & { done: Promise<void> }> {
   const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
@@ -88,6 +98,7 @@ export async function startWorker(options: {
     taskQueue: TASK_QUEUE,
     pool,
     logger: options.logger,
+    workOrderKey: options.workOrderKey,
   });
   const done = worker.run().finally(async () => {
     await connection.close();

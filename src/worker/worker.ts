@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities';
+import { createActivities, type WorkerActivityDeps } from '../activities';
 import { DEFAULT_BUNDLE_PATH, WORKFLOWS_PATH } from './bundle';
 
-export interface WorkerOptions extends ActivityDeps {
+export interface WorkerOptions extends WorkerActivityDeps {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
@@ -18,6 +18,6 @@ export function createWorker(options: WorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ pool: options.pool, logger: options.logger }),
+    activities: createActivities({ pool: options.pool, logger: options.logger, workOrderKey: options.workOrderKey }),
   });
 }

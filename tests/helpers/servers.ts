@@ -16,6 +16,7 @@ import { migrate } from '../../src/db/migrate';
 import { ensureBootstrapAdmin, newToken } from '../../src/db/users';
 import { createLogger, type Logger } from '../../src/logger';
 import { createWorker } from '../../src/worker/worker';
+import { TEST_KEYS } from './keys';
 
 export const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'test');
 
@@ -45,6 +46,7 @@ export async function startTestWorker(
     taskQueue,
     pool,
     logger,
+    workOrderKey: TEST_KEYS.workOrders,
     workflowBundlePath: inject('workflowBundlePath'),
   });
   const running = worker.run();
@@ -87,7 +89,14 @@ export async function startTestStack(options: { worker?: boolean; logger?: Logge
   const adminToken = newToken();
   await ensureBootstrapAdmin(pool, adminToken);
   const worker = options.worker === false ? undefined : await startTestWorker(env.nativeConnection, pool, taskQueue);
-  const app = createApp({ pool, temporal: client, taskQueue, logger: options.logger ?? logger, version: 'test' });
+  const app = createApp({
+    pool,
+    temporal: client,
+    taskQueue,
+    logger: options.logger ?? logger,
+    version: 'test',
+    updateKey: TEST_KEYS.updates,
+  });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const baseUrl = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;

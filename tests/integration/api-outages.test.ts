@@ -23,6 +23,7 @@ import { TASK_QUEUE } from '../../src/temporal/connection';
 import { testAsset } from '../helpers/assets';
 import { stablePorts } from '../helpers/ports';
 import { logger, startTestWorker } from '../helpers/servers';
+import { TEST_KEYS } from '../helpers/keys';
 
 /** The servers' own chatter (a worker that cannot reach them, PostgreSQL shutting down) only at error level. */
 const quiet = createLogger(process.env.LOG_LEVEL ?? 'error', 'api-outages');
@@ -132,6 +133,7 @@ beforeAll(async () => {
     port: 0,
     host: '127.0.0.1',
     adminToken,
+    updateKey: TEST_KEYS.updates,
     logger,
   });
 

@@ -12,6 +12,7 @@ import { createApp } from '../../src/api/app';
 import { recordAudit } from '../../src/db/audit';
 import { testAsset } from '../helpers/assets';
 import { startTestStack, type TestStack } from '../helpers/servers';
+import { TEST_KEYS } from '../helpers/keys';
 
 let stack: TestStack;
 let operator: string;
@@ -191,6 +192,7 @@ describe('a failed audit write', () => {
       taskQueue: stack.taskQueue,
       logger: pino({ level: 'error' }, sink),
       version: 'test',
+      updateKey: TEST_KEYS.updates,
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

@@ -24,6 +24,7 @@ import { assessPatch } from '../../src/services/assessment';
 import { testAsset } from '../helpers/assets';
 import { freshDatabase, logger } from '../helpers/servers';
 import { readJson } from '../helpers/fixtures';
+import { TEST_KEYS } from '../helpers/keys';
 
 /** OpenSSH (USN-6859-1): 22.04 fixed in 1:8.9p1-3ubuntu0.10. glibc (USN-6409-1): libc6 fixed in 2.35-0ubuntu3.4, a reboot. */
 const OPENSSH = 'USN-6859-1';
@@ -39,7 +40,7 @@ let acts: Activities;
 beforeAll(async () => {
   ({ pool } = await freshDatabase());
   await importOsv(pool, [readJson('osv', 'ubuntu', `${OPENSSH}.json`), readJson('osv', 'ubuntu', `${GLIBC}.json`)]);
-  acts = createActivities({ pool, logger });
+  acts = createActivities({ pool, logger, workOrderKey: TEST_KEYS.workOrders });
 });
 afterAll(() => pool?.end());
 // each test assesses against its own hosts only

@@ -31,6 +31,7 @@ import { patchLifecycle } from '../../src/workflows/patch/lifecycle';
 import { testAsset } from '../helpers/assets';
 import { readJson } from '../helpers/fixtures';
 import { logger, startTestWorker, temporalEnvironment } from '../helpers/servers';
+import { TEST_KEYS } from '../helpers/keys';
 
 const TASK_QUEUE = 'infrastructure-outage';
 const PATCH = 'outage-1';
@@ -75,7 +76,7 @@ const hostStatuses = async () =>
 
 describe('an outage of patchflow’s database in the middle of a wave', () => {
   it('is waited out: every host installed exactly once, no failure counted, the wave not halted', async () => {
-    const acts = createActivities({ pool, logger });
+    const acts = createActivities({ pool, logger, workOrderKey: TEST_KEYS.workOrders });
     await importOsv(pool, [readJson('osv', 'ubuntu', 'USN-6859-1.json')]);
     const packages = [{ name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6', source: 'openssh' }];
     const hosts = [1, 2, 3, 4].map((n) => testAsset(`outage-${n}`, { packages, simulation: { installMs: 3_000 } }));

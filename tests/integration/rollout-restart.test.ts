@@ -7,6 +7,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fleetAsset, importAdvisory, installsPerHost, patchSteps, people, putAssets, type People } from '../helpers/rollout';
 import { startTestStack, type TestStack } from '../helpers/servers';
+import { TEST_KEYS } from '../helpers/keys';
+import { bytesToHex } from '../../src/signing/ed25519';
 
 let stack: TestStack;
 let who: People;
@@ -21,6 +23,7 @@ function startWorkerProcess(): Promise<ChildProcess> {
       DATABASE_URL: stack.databaseUrl,
       TASK_QUEUE: stack.taskQueue,
       WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+      WORK_ORDER_KEY: bytesToHex(TEST_KEYS.workOrders.secretKey),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -22,6 +22,7 @@ import { testAsset } from '../helpers/assets';
 import { readJson } from '../helpers/fixtures';
 import { freshDatabase, logger, startTestWorker } from '../helpers/servers';
 import { timeSkippingEnvironment } from '../helpers/time-skipping';
+import { TEST_KEYS } from '../helpers/keys';
 
 const TASK_QUEUE = 'simulated-time-records';
 const OPENSSH = 'USN-6859-1'; // 22.04 fixed in 1:8.9p1-3ubuntu0.10
@@ -37,7 +38,7 @@ beforeAll(async () => {
   env = await timeSkippingEnvironment();
   ({ pool } = await freshDatabase());
   await importOsv(pool, [readJson('osv', 'ubuntu', `${OPENSSH}.json`), readJson('osv', 'ubuntu', `${GLIBC}.json`)]);
-  acts = createActivities({ pool, logger });
+  acts = createActivities({ pool, logger, workOrderKey: TEST_KEYS.workOrders });
   worker = await startTestWorker(env.nativeConnection, pool, TASK_QUEUE);
 }, 300_000);
 // each test assesses against its own hosts only

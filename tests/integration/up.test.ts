@@ -92,9 +92,11 @@ describe('patchflow up', () => {
     // second start: same data, the patch and its running workflow are still there
     const second = await startStack(ports);
     expect(second.banner).toContain(token);
-    // Ctrl-C may have come in the middle of the assessment: then its activity runs again now
+    // Ctrl-C may have come in the middle of the assessment: then its activity runs again now.
+    // Until the new worker has replayed the patch, its query may answer 503 `unavailable`.
     let status = await api(ports, 'GET', `/v1/patches/${patch.body.id}`, operator.body.token);
-    for (let i = 0; i < 120 && status.status === 200 && status.body.phase === 'assessment'; i++) {
+    const settling = () => status.status === 503 || (status.status === 200 && status.body.phase === 'assessment');
+    for (let i = 0; i < 120 && settling(); i++) {
       await new Promise((r) => setTimeout(r, 250));
       status = await api(ports, 'GET', `/v1/patches/${patch.body.id}`, operator.body.token);
     }
