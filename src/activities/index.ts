@@ -62,7 +62,8 @@ export function createActivities({ pool, logger }: WorkerActivityDeps) {
     /** Tells the policy's webhooks; reports receivers that stayed down instead of failing. */
     async notify(notification: Notification): Promise<DeliveryReport> {
       const { policy } = await currentPolicy(pool);
-      return deliver(policy.notifications.webhooks, notification, logger);
+      // the whole section: delivery needs the allowlist of internal hosts too
+      return deliver(policy.notifications, notification, logger);
     },
   });
 }

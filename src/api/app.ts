@@ -15,6 +15,7 @@ import { patchViewRoutes } from './routes/patch-views';
 import { patchRoutes } from './routes/patches';
 import { policyRoutes } from './routes/policy';
 import { checkDependencies, systemRoutes } from './routes/system';
+import { tokenRoutes } from './routes/tokens';
 import { userRoutes } from './routes/users';
 import type { Outage } from './unavailable';
 
@@ -22,6 +23,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const routes: RouteSpec[] = [
     ...systemRoutes(deps),
     ...userRoutes(deps),
+    ...tokenRoutes(deps),
     ...inventoryRoutes(deps),
     ...feedRoutes(deps),
     ...policyRoutes(deps),

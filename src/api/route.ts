@@ -1,7 +1,8 @@
 /**
  * A route is declared once — method, path, who may call it, zod schemas, handler — and that one
  * declaration both mounts the express handler (validating with the schemas) and describes the
- * operation in the OpenAPI document. Every non-GET call of an authenticated user is audited.
+ * operation in the OpenAPI document. Every non-GET call of an authenticated user is audited, and
+ * every 401 (docs/http-api.md, "Audit trail").
  */
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { type z } from 'zod';
@@ -84,12 +85,22 @@ export interface MountOptions {
 
 export const DEFAULT_BODY_LIMIT = '1mb';
 
+/** JSON bodies nested deeper than this are refused (400) before zod, the audit or PostgreSQL walk them. */
+export const MAX_BODY_DEPTH = 64;
+
+/** 401s recorded one by one per minute and API process; past it they are counted (see `unauthenticatedAudit`). */
+export const UNAUTHENTICATED_AUDITS_PER_MINUTE = 60;
+
+/** Longest path a 401's audit record keeps (the path is the caller's to choose). */
+const UNAUTHENTICATED_PATH_CHARS = 256;
+
 /** The raw size of each parsed request body, for the audit trail. */
 const bodyBytes = new WeakMap<object, number>();
 
 export function mountRoutes(router: Router, routes: RouteSpec[], options: MountOptions) {
   const { audit, deadlines } = options;
   const authenticate = checkingToken(options);
+  const auditUnauthenticated = unauthenticatedAudit(audit, options.logger);
   for (const route of routes) {
     const handlers: RequestHandler[] = [];
     // who is calling comes first: nobody's body is parsed before their token is checked
@@ -97,6 +108,7 @@ export function mountRoutes(router: Router, routes: RouteSpec[], options: MountO
       handlers.push(async (req, res, next) => {
         const user = await authenticate(req);
         if (!user) {
+          auditUnauthenticated(req, res);
           throw new ApiError(401, 'unauthenticated', 'A valid bearer token is required (Authorization: Bearer <token>)');
         }
         // every non-GET call of a known user is audited with its final status, refusals included
@@ -111,12 +123,20 @@ export function mountRoutes(router: Router, routes: RouteSpec[], options: MountO
       const verify = (req: object, _res: unknown, buf: Buffer) => {
         bodyBytes.set(req, buf.length);
       };
+      // `limit` counts the bytes after gzip, deflate or br are undone (body-parser hands raw-body
+      // the decompression stream), so a compressed body cannot inflate past it: 413
       handlers.push(express.json({ limit, verify }));
       if (route.csv) handlers.push(express.text({ type: 'text/csv', limit, verify }));
       handlers.push((req, _res, next) => {
         const accepted = route.csv ? ['application/json', 'text/csv'] : ['application/json'];
         if (!req.is(accepted)) {
           throw new ApiError(415, 'unsupported_media_type', `The request body must be ${accepted.join(' or ')}`);
+        }
+        // JSON.parse itself is not recursive; what comes after it (zod, the audit, pg) is
+        if (req.is('application/json') && nestedDeeperThan(req.body, MAX_BODY_DEPTH)) {
+          throw new ApiError(400, 'invalid_request', `The request body is nested deeper than ${MAX_BODY_DEPTH} levels`, {
+            maxDepth: MAX_BODY_DEPTH,
+          });
         }
         next();
       });
@@ -234,6 +254,73 @@ function auditOnFinish(req: Request, res: Response, user: User, audit: AuditReco
       body: auditBody(req.body, bodyBytes.get(req)),
     });
   });
+}
+
+/**
+ * Records each 401 once its response is finished: no user, so the actor is `anonymous` (no
+ * token sent) or `unknown` (a token that names no user, or has expired); the method, the path
+ * without its query, the status; never a body (none was read) nor the token. A flood of 401s
+ * writes at most UNAUTHENTICATED_AUDITS_PER_MINUTE records a minute per API process; the rest are
+ * counted, and the count is recorded (actor `unauthenticated-flood`) with the next minute's
+ * first 401, so the trail still shows how many there were.
+ */
+function unauthenticatedAudit(audit: AuditRecorder, logger: Logger) {
+  let windowStart = 0;
+  let recorded = 0;
+  let notRecorded = 0;
+  let notRecordedSince = '';
+  return (req: Request, res: Response) => {
+    const now = Date.now();
+    if (now - windowStart >= 60_000) {
+      if (notRecorded > 0) {
+        void audit({
+          actorId: 'unauthenticated-flood',
+          actorName: '(unauthenticated flood)',
+          method: '*',
+          path: '*',
+          status: 401,
+          body: { notRecorded, since: notRecordedSince, until: new Date(now).toISOString() },
+        });
+      }
+      windowStart = now;
+      recorded = 0;
+      notRecorded = 0;
+    }
+    if (recorded >= UNAUTHENTICATED_AUDITS_PER_MINUTE) {
+      if (notRecorded++ === 0) {
+        notRecordedSince = new Date(now).toISOString();
+        logger.warn({ perMinute: UNAUTHENTICATED_AUDITS_PER_MINUTE }, 'more 401s than the audit records one by one; counting the rest');
+      }
+      return;
+    }
+    recorded++;
+    const anonymous = req.get('authorization') === undefined;
+    const path = req.originalUrl.split('?')[0]!;
+    res.once('finish', () => {
+      void audit({
+        actorId: anonymous ? 'anonymous' : 'unknown',
+        actorName: anonymous ? '(anonymous)' : '(unknown token)',
+        method: req.method,
+        path: path.length > UNAUTHENTICATED_PATH_CHARS ? `${path.slice(0, UNAUTHENTICATED_PATH_CHARS)}…` : path,
+        status: res.statusCode,
+        body: null,
+      });
+    });
+  };
+}
+
+/** Whether a parsed JSON value nests objects and arrays more than `limit` deep; no recursion. */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const pending: { value: object; depth: number }[] = [];
+  if (value !== null && typeof value === 'object') pending.push({ value, depth: 1 });
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    if (next.depth > limit) return true;
+    const children: unknown[] = Array.isArray(next.value) ? next.value : Object.values(next.value as Record<string, unknown>);
+    for (const child of children) {
+      if (child !== null && typeof child === 'object') pending.push({ value: child, depth: next.depth + 1 });
+    }
+  }
+  return false;
 }
 
 function parse(where: 'body' | 'params' | 'query', schema: z.ZodType | undefined, value: unknown) {

@@ -1,9 +1,10 @@
+import fs from 'node:fs';
 import { Command } from 'commander';
 import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { createLogger, temporalLogger, type Logger } from '../logger';
 import { migrate } from '../db/migrate';
-import { resolveAdminToken } from '../runtime/admin-token';
+import { adminTokenFile, resolveAdminToken } from '../runtime/admin-token';
 import { loadSigningKey } from '../signing/keys';
 import { startApi, startWorker } from '../runtime/services';
 import { Shutdown } from '../runtime/shutdown';
@@ -11,6 +12,7 @@ import { provisionTemporalCli } from '../runtime/temporal-cli';
 import type { TemporalTarget } from '../temporal/connection';
 import { VERSION } from '../version';
 import { startAgent } from './agent';
+import * as access from './access';
 import { importFiles, type ImportKind } from './import';
 import { up } from './up';
 
@@ -121,6 +123,110 @@ program
     const api = opts.api ?? process.env.PATCHFLOW_API_URL ?? `http://127.0.0.1:${config.port}`;
     await importFiles(kind as ImportKind, target, { api, token, print: (line) => process.stdout.write(`${line}\n`) });
   });
+
+/** Where the API is: --api, else $PATCHFLOW_API_URL, else this machine's port. */
+const apiUrl = (config: Config, opts: { api?: string }) => opts.api ?? process.env.PATCHFLOW_API_URL ?? `http://127.0.0.1:${config.port}`;
+
+/**
+ * The token of the user and token verbs: --token, else $PATCHFLOW_TOKEN (skipped for the admin
+ * token's rotation, which is about the bootstrap admin's), else $PATCHFLOW_ADMIN_TOKEN, else the
+ * data directory's admin-token (on the machine that runs `patchflow up`).
+ */
+function accessToken(config: Config, opts: { token?: string }, rotating = false): { token: string; source: 'option' | 'env' | 'file' } {
+  if (opts.token) return { token: opts.token, source: 'option' };
+  if (!rotating && process.env.PATCHFLOW_TOKEN) return { token: process.env.PATCHFLOW_TOKEN, source: 'option' };
+  if (config.adminToken) return { token: config.adminToken, source: 'env' };
+  const file = adminTokenFile(config.dataDir);
+  if (fs.existsSync(file)) return { token: fs.readFileSync(file, 'utf8').trim(), source: 'file' };
+  throw new Error(`an admin token is needed: --token, PATCHFLOW_TOKEN, PATCHFLOW_ADMIN_TOKEN or ${file}`);
+}
+
+interface AccessCliOptions {
+  api?: string;
+  token?: string;
+}
+
+/** The API and the caller of a user or token verb; tokens go to stdout only, remarks to stderr. */
+function accessOptions(opts: AccessCliOptions, rotating = false) {
+  const config = loadConfig();
+  const { token, source } = accessToken(config, opts, rotating);
+  return {
+    config,
+    source,
+    options: {
+      api: apiUrl(config, opts),
+      token,
+      print: (line: string) => process.stdout.write(`${line}\n`),
+      note: (line: string) => process.stderr.write(`${line}\n`),
+    },
+  };
+}
+
+/** The options every user and token verb takes. */
+const withApi = (command: Command) =>
+  command
+    .option('--api <url>', 'the API (default: $PATCHFLOW_API_URL, else http://127.0.0.1:$PORT)')
+    .option('--token <token>', "an admin's token (default: $PATCHFLOW_TOKEN, $PATCHFLOW_ADMIN_TOKEN, else <dataDir>/admin-token)");
+
+interface TermsCliOptions extends AccessCliOptions {
+  label?: string;
+  expiresIn?: string;
+  expiresAt?: string;
+}
+
+const withTerms = (command: Command) =>
+  withApi(command)
+    .option('--label <text>', 'what the token is for')
+    .option('--expires-in <duration>', 'its life, such as 30d (default: the policy access.tokenLifetime; at most access.maxTokenLifetime)')
+    .option('--expires-at <time>', 'when it expires, an ISO 8601 time with an offset');
+
+const termsOf = (opts: TermsCliOptions): access.TokenTerms => ({ label: opts.label, expiresIn: opts.expiresIn, expiresAt: opts.expiresAt });
+
+const tokens = program.command('tokens').description("Issue, list and revoke users' bearer tokens through the API (admin)");
+withTerms(
+  tokens.command('issue').description('Issue another token to a user (printed once, on stdout)').argument('<user>', 'name or id'),
+).action(async (user: string, opts: TermsCliOptions) => {
+  await access.issueToken(accessOptions(opts).options, user, termsOf(opts));
+});
+withApi(tokens.command('list').description("A user's tokens (never their values)").argument('<user>', 'name or id')).action(
+  async (user: string, opts: AccessCliOptions) => {
+    await access.listTokens(accessOptions(opts).options, user);
+  },
+);
+withApi(tokens.command('revoke').description('Revoke a token; it stops working at once').argument('<id>', 'the token id (t_…)')).action(
+  async (id: string, opts: AccessCliOptions) => {
+    await access.revokeToken(accessOptions(opts).options, id);
+  },
+);
+
+const users = program.command('users').description('List, disable and enable users through the API (admin)');
+withApi(users.command('list').description('Every user, their roles and whether they are disabled')).action(
+  async (opts: AccessCliOptions) => {
+    await access.listUsers(accessOptions(opts).options);
+  },
+);
+for (const verb of ['disable', 'enable'] as const) {
+  withApi(
+    users
+      .command(verb)
+      .description(verb === 'disable' ? 'Disable a user: their tokens stop working at once' : 'Enable a disabled user again')
+      .argument('<user>', 'name or id'),
+  ).action(async (user: string, opts: AccessCliOptions) => {
+    await access.setUserDisabled(accessOptions(opts).options, user, verb === 'disable');
+  });
+}
+
+const adminToken = program.command('admin-token').description("The bootstrap admin's token");
+withTerms(
+  adminToken
+    .command('rotate')
+    .description(
+      'Issue the bootstrap admin a new token, write it to <dataDir>/admin-token (when the old one came from there) and revoke the old one; no restart needed',
+    ),
+).action(async (opts: TermsCliOptions) => {
+  const { config, source, options } = accessOptions(opts, true);
+  await access.rotateAdminToken({ ...options, dataDir: config.dataDir, source }, termsOf(opts));
+});
 
 program
   .command('temporal-cli')

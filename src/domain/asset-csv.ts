@@ -16,6 +16,14 @@ import { assetFieldsFromColumns } from './asset';
 
 export class CsvError extends Error {}
 
+/** The most of a bad line (or of the parser's message about it) an error quotes. */
+export const CSV_QUOTE_CHARS = 200;
+
+/** `text` cut to CSV_QUOTE_CHARS characters, saying how long it was: an error never echoes a whole upload. */
+export function excerpt(text: string, max = CSV_QUOTE_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
 const PACKAGE = /^([^=:\s]+)(?::([^=\s]+))?=([^@\s]+)(?:@(\S+))?$/;
 const WINDOW = /^([a-z,]+)\s+(\d\d:\d\d)-(\d\d:\d\d)$/i;
 
@@ -24,13 +32,14 @@ export function assetsFromCsv(text: string): { assets: Record<string, unknown>[]
   try {
     rows = parse(text, { columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), skip_empty_lines: true, trim: true });
   } catch (err) {
-    throw new CsvError(`The CSV cannot be read: ${(err as Error).message}`);
+    // csv-parse's messages may quote the field it stopped at, whatever its size
+    throw new CsvError(`The CSV cannot be read: ${excerpt((err as Error).message, 2 * CSV_QUOTE_CHARS)}`);
   }
   return { assets: rows.map((row, index) => assetFromRow(row, index + 2)) };
 }
 
 function assetFromRow(row: Record<string, string>, line: number): Record<string, unknown> {
-  const where = `line ${line}${row.id ? ` (${row.id})` : ''}`;
+  const where = `line ${line}${row.id ? ` (${excerpt(row.id, 64)})` : ''}`;
   const optional = (key: string) => (row[key] ? row[key] : undefined);
   const list = (key: string) =>
     row[key]
@@ -44,7 +53,7 @@ function assetFromRow(row: Record<string, string>, line: number): Record<string,
     compensatingControls: list('compensating_controls'),
     maintenanceWindows: list('maintenance_windows')?.map((w) => {
       const m = WINDOW.exec(w);
-      if (!m) throw new CsvError(`${where}: maintenance_windows: "${w}" is not like "sat,sun 01:00-05:00"`);
+      if (!m) throw new CsvError(`${where}: maintenance_windows: "${excerpt(w)}" is not like "sat,sun 01:00-05:00"`);
       return { days: m[1]!.toLowerCase().split(','), start: m[2], end: m[3] };
     }),
     packages: (row.packages ?? '')
@@ -52,7 +61,7 @@ function assetFromRow(row: Record<string, string>, line: number): Record<string,
       .filter(Boolean)
       .map((entry) => {
         const m = PACKAGE.exec(entry);
-        if (!m) throw new CsvError(`${where}: packages: "${entry}" is not like "name[:arch]=version[@source]"`);
+        if (!m) throw new CsvError(`${where}: packages: "${excerpt(entry)}" is not like "name[:arch]=version[@source]"`);
         return { name: m[1], version: m[3], ...(m[2] ? { arch: m[2] } : {}), ...(m[4] ? { source: m[4] } : {}) };
       }),
   };

@@ -3,6 +3,7 @@
  * used by the workflow's update validators (so a refused decision leaves no trace in the
  * history) and by unit tests.
  */
+import { parseDuration } from './duration';
 import type { Policy, Priority } from './policy';
 import type { Actor, Environment, Phase, RolloutAction, State, Strategy } from './patch';
 import type { GovernanceTerms, RolloutPlanSettings } from './patch-status';
@@ -211,10 +212,28 @@ export function refuseRolloutAction(view: GovernanceView, actor: Actor, action: 
 export function refuseException(view: GovernanceView, actor: Actor): Refusal | undefined {
   if (!hasRole(actor, 'approver')) return forbidden(`${actor.name} does not hold the approver role`);
   if (actor.id === view.requesterId) return forbidden(`${actor.name} requested this patch and cannot except hosts from it`);
+  // a reviewer of the patch vouched for it: granting its exceptions is someone else's call
+  if (view.allReviewerIds.includes(actor.id)) return forbidden(`${actor.name} reviewed this patch and cannot except hosts from it`);
   const wrongTime = closed(view);
   if (wrongTime) return wrongTime;
   if (!DEPLOYING.includes(view.phase)) return conflict(`Hosts are excepted while the patch is deployed, not in phase ${view.phase}`);
   return undefined;
+}
+
+/**
+ * An exception ends at the latest `exceptionMaxLifetime` (policy, governance section) after it is
+ * granted at `grantedAtMs`. Checked by the API against the policy in force: the workflow does not
+ * carry that policy field.
+ */
+export function refuseExceptionLifetime(expiresAt: string, grantedAtMs: number, maxLifetime: string): Refusal | undefined {
+  const latest = grantedAtMs + (parseDuration(maxLifetime) ?? 0);
+  if (Date.parse(expiresAt) <= latest) return undefined;
+  return {
+    kind: 'invalid',
+    message:
+      `An exception lasts at most ${maxLifetime} (policy governance.exceptionMaxLifetime): ` +
+      `expiresAt must be at the latest ${new Date(latest).toISOString()}`,
+  };
 }
 
 /**

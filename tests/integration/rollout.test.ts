@@ -140,7 +140,9 @@ describe('a full lifecycle on a fifty-asset fleet', () => {
 
     // one low-severity report in monitoring stays under the threshold
     await steps.until(id, (s) => s.phase === 'monitoring', 'monitoring');
-    expect((await steps.post(id, 'feedback', who.aude, { severity: 'low', message: 'a slow login on app-3' })).status).toBe(200);
+    // auditors write nothing (issue 14); the people of the change report problems
+    expect((await steps.post(id, 'feedback', who.aude, { severity: 'low', message: 'a slow login on app-3' })).status).toBe(403);
+    expect((await steps.post(id, 'feedback', who.rita, { severity: 'low', message: 'a slow login on app-3' })).status).toBe(200);
     const due = await steps.until(id, (s) => s.awaiting === 'postmortem', 'the postmortem');
     expect(due).toMatchObject({ phase: 'postmortem', state: 'waiting', halt: null, breaches: [] });
     expect(nonZero(due.hosts)).toEqual({ installed: assets.length - 1, excepted: 1 });
@@ -301,7 +303,7 @@ describe('lab decision, emergency rules and abort', () => {
 
     // two high-severity... one is enough: the pilot halts for an operator
     expect(
-      (await steps.post(id, 'feedback', who.aude, { assetId: `${source}-pilot`, severity: 'high', message: 'checkout is down' })).status,
+      (await steps.post(id, 'feedback', who.opal, { assetId: `${source}-pilot`, severity: 'high', message: 'checkout is down' })).status,
     ).toBe(200);
     await steps.until(id, (s) => s.state === 'halted' && s.awaiting === 'operator', 'the feedback halt');
     expect((await steps.post(id, 'rollout', who.opal, { action: 'abort', comment: 'investigating checkout' })).status).toBe(200);

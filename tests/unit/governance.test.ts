@@ -6,6 +6,7 @@ import {
   refuseDecision,
   refuseDeferral,
   refuseException,
+  refuseExceptionLifetime,
   refuseFeedback,
   refusePostmortem,
   refuseReview,
@@ -193,6 +194,25 @@ describe('rollout rules', () => {
     expect(refuseException(rolling, otto)).toMatchObject({ kind: 'forbidden' });
     expect(refuseException(rolling, person('opal', 'approver'))).toMatchObject({ kind: 'forbidden' });
     expect(refuseException(view({ phase: 'approval', awaiting: 'decision' }), carl)).toMatchObject({ kind: 'conflict' });
+  });
+
+  it('refuses exceptions from a reviewer of the patch, in any round (issue 14)', () => {
+    const reviewed = { ...rolling, allReviewerIds: ['rita', 'dana'] };
+    const dana = person('dana', 'reviewer', 'approver');
+    expect(refuseException(reviewed, dana)).toMatchObject({ kind: 'forbidden', message: expect.stringContaining('reviewed') });
+    expect(refuseException(reviewed, carl)).toBeUndefined();
+  });
+
+  it('bounds an exception by the policy’s exceptionMaxLifetime', () => {
+    const granted = Date.parse('2026-11-01T00:00:00Z');
+    expect(refuseExceptionLifetime('2026-11-08T00:00:00Z', granted, '7d')).toBeUndefined();
+    expect(refuseExceptionLifetime('2026-11-08T00:00:00.001Z', granted, '7d')).toMatchObject({
+      kind: 'invalid',
+      message: expect.stringContaining('at the latest 2026-11-08T00:00:00.000Z'),
+    });
+    expect(refuseExceptionLifetime('2027-11-02T00:00:00+00:00', granted, DEFAULT_POLICY.governance.exceptionMaxLifetime)).toMatchObject({
+      kind: 'invalid',
+    });
   });
 
   it('defers hosts of scheduled patches only, at the latest to the recommended deadline', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AssetSchema, CRITICALITIES, EXPOSURES } from '../../domain/asset';
-import { assetsFromCsv, CsvError } from '../../domain/asset-csv';
+import { assetsFromCsv, CSV_QUOTE_CHARS, CsvError, excerpt } from '../../domain/asset-csv';
 import { ENVIRONMENTS } from '../../domain/patch';
 import { getAsset, listAssets, upsertAssets } from '../../db/assets';
 import type { ApiDeps } from '../deps';
@@ -51,7 +51,8 @@ export function inventoryRoutes(deps: ApiDeps): RouteSpec[] {
         try {
           return assetsFromCsv(text);
         } catch (err) {
-          if (err instanceof CsvError) throw badRequest(err.message);
+          // each message quotes at most a few hundred characters of the line; this bounds the whole
+          if (err instanceof CsvError) throw badRequest(excerpt(err.message, 4 * CSV_QUOTE_CHARS));
           throw err;
         }
       },

@@ -35,6 +35,8 @@ import type { ApiDeps } from '../deps';
 import { ApiError, badRequest, notFound, outageBeforeChange, outageText, unavailable } from '../errors';
 import { outageOf } from '../unavailable';
 import { defineRoute, type RouteSpec } from '../route';
+import { currentPolicy } from '../../db/policy';
+import { refuseExceptionLifetime } from '../../domain/governance';
 import { COMPLIANT } from '../../domain/deployment';
 import {
   CancelRequest,
@@ -356,7 +358,12 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
     decisionRoute({
       path: '/v1/patches/:id/feedback',
       summary: 'Report a problem during the lab, pilot, rollout or monitoring; above the threshold the rollout halts',
-      access: 'authenticated',
+      // the people who run, review and approve the change; auditors read and write nothing
+      access: ['operator', 'reviewer', 'approver'],
+        // at most the policy's exceptionMaxLifetime from now (400 past it)
+        const { policy } = await currentPolicy(deps.pool);
+        const tooLong = refuseExceptionLifetime(body.expiresAt, Date.now(), policy.governance.exceptionMaxLifetime);
+        if (tooLong) throw badRequest(tooLong.message, { maxLifetime: policy.governance.exceptionMaxLifetime });
       body: FeedbackRequest,
       update: feedbackUpdate,
       toInput: (body, actor) => ({ actor, ...body }),
