@@ -30,6 +30,7 @@ import { newSigningKey } from '../src/signing/keys';
 import { createWorker } from '../src/worker/worker';
 import { decideUpdate, postmortemUpdate, reviewUpdate, statusQuery } from '../src/workflows/definitions';
 import { activityBaseline, patchLifecycle } from '../src/workflows';
+import { executeSigned, TRUSTED_KEYS } from '../tests/helpers/signed-updates';
 
 const ASSETS = Number(process.env.ASSETS ?? 10_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
@@ -129,7 +130,7 @@ async function main() {
     const handle = await client.workflow.start(patchLifecycle, {
       taskQueue: TASK_QUEUE,
       workflowId: `patch-${request.id}`,
-      args: [request],
+      args: [{ ...request, trustedKeys: TRUSTED_KEYS }],
     });
     const until = async (accept: (s: PatchStatus) => boolean) => {
       for (;;) {
@@ -140,15 +141,15 @@ async function main() {
     };
     await until((s) => s.awaiting === 'reviews');
     for (const reviewer of ['rita', 'remy']) {
-      await handle.executeUpdate(reviewUpdate, { args: [{ actor: person(reviewer, 'reviewer'), verdict: 'approve', comment: 'bench' }] });
+      await executeSigned(handle, reviewUpdate, { actor: person(reviewer, 'reviewer'), verdict: 'approve', comment: 'bench' });
     }
     await until((s) => s.awaiting === 'decision');
     const started = performance.now();
-    await handle.executeUpdate(decideUpdate, { args: [{ actor: person('carl', 'approver'), decision: 'approve', comment: 'bench' }] });
+    await executeSigned(handle, decideUpdate, { actor: person('carl', 'approver'), decision: 'approve', comment: 'bench' });
     const due = await until((s) => s.awaiting === 'postmortem' || s.state === 'done');
     const wall = performance.now() - started;
     const deployMs = Date.parse(due.deployment.finishedAt!) - Date.parse(due.deployment.startedAt!);
-    await handle.executeUpdate(postmortemUpdate, { args: [{ actor: person('opal', 'operator'), lessonsLearned: 'bench', actions: [] }] });
+    await executeSigned(handle, postmortemUpdate, { actor: person('opal', 'operator'), lessonsLearned: 'bench', actions: [] });
     const done = await handle.result();
     const pipelinesPerSecond = ASSETS / (deployMs / 1000);
     console.log(

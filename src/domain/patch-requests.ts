@@ -85,3 +85,14 @@ export const PostmortemRequest = z.strictObject({
   actions: z.array(z.string().trim().min(1).max(1000)).max(100),
 });
 export type PostmortemRequest = z.output<typeof PostmortemRequest>;
+
+export const TrustRequest = z.strictObject({
+  keys: z
+    .array(z.string().regex(/^[0-9a-f]{64}$/, 'an Ed25519 public key: 64 lowercase hex digits'))
+    .min(1)
+    .max(16)
+    .refine((keys) => new Set(keys).size === keys.length, 'keys must not repeat')
+    .describe('Every public key whose signed updates the patch accepts from now on (the list replaces the current one)'),
+  comment,
+});
+export type TrustRequest = z.output<typeof TrustRequest>;

@@ -8,9 +8,11 @@ import type {
   ReviewRequest,
   RevisionRequest,
   RolloutRequest,
+  TrustRequest,
 } from './patch-requests';
 import type { PatchSettings, PatchStatus } from './patch-status';
 import type { Role } from './roles';
+import type { UpdateSignature } from './signed-update';
 
 /**
  * The patch as the product speaks of it (docs/process.md, docs/http-api.md): phases, states,
@@ -62,6 +64,11 @@ export interface PatchRequest {
   settings: PatchSettings;
   requestedBy: Actor;
   requestedAt: string;
+  /**
+   * The public keys whose signed updates the patch accepts (the API's own, src/api/patch-start.ts);
+   * absent in a patch started before signed updates, which accepts unsigned ones.
+   */
+  trustedKeys?: string[];
 }
 
 /** A reviewer's verdict on an evaluation. */
@@ -71,8 +78,12 @@ export const SEVERITIES = ['low', 'high'] as const;
 export const ROLLOUT_ACTIONS = ['pause', 'resume', 'abort', 'rollback', 'retry-stragglers'] as const;
 export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
 
-/** The input of a workflow update: what the person sent (patch-requests.ts) and who they are, as the API authenticated them. */
-export type UpdateInput<Body> = Body & { actor: Actor };
+/**
+ * The input of a workflow update: what the person sent (patch-requests.ts), who they are, as the
+ * API authenticated them, and the API's signature over both (src/domain/signed-update.ts; only a
+ * patch started before signed updates takes one without).
+ */
+export type UpdateInput<Body> = Body & { actor: Actor; signature?: UpdateSignature };
 export type ReviewInput = UpdateInput<ReviewRequest>;
 export type DecisionInput = UpdateInput<DecisionRequest>;
 export type RevisionInput = UpdateInput<RevisionRequest>;
@@ -82,6 +93,7 @@ export type ExceptionInput = UpdateInput<ExceptionRequest>;
 export type DeferralInput = UpdateInput<DeferralRequest>;
 export type FeedbackInput = UpdateInput<FeedbackRequest>;
 export type PostmortemInput = UpdateInput<PostmortemRequest>;
+export type TrustInput = UpdateInput<TrustRequest>;
 
 /**
  * What a workflow update answers: where the patch stands right after it. Small and of fixed size,

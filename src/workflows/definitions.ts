@@ -11,6 +11,7 @@ import type {
   ReviewInput,
   RevisionInput,
   RolloutInput,
+  TrustInput,
   UpdateAck,
 } from '../domain/patch';
 
@@ -19,7 +20,8 @@ export const statusQuery = defineQuery<PatchStatus>('status');
 /**
  * Every human decision is an update with a validator: a refused one leaves no event in the
  * history, and the caller learns why at once. A refusal is an ApplicationFailure whose type is
- * one of REFUSAL_TYPES. An accepted one answers a small UpdateAck, not the status.
+ * one of REFUSAL_TYPES. An accepted one answers a small UpdateAck, not the status. Each input
+ * carries the API's signature (src/domain/signed-update.ts), checked before anything else.
  */
 export const reviewUpdate = defineUpdate<UpdateAck, [ReviewInput]>('review');
 export const decideUpdate = defineUpdate<UpdateAck, [DecisionInput]>('decide');
@@ -30,6 +32,8 @@ export const exceptionUpdate = defineUpdate<UpdateAck, [ExceptionInput]>('except
 export const deferralUpdate = defineUpdate<UpdateAck, [DeferralInput]>('defer');
 export const feedbackUpdate = defineUpdate<UpdateAck, [FeedbackInput]>('feedback');
 export const postmortemUpdate = defineUpdate<UpdateAck, [PostmortemInput]>('postmortem');
+/** An admin replaces the keys whose signed updates the patch accepts (key rotation). */
+export const trustUpdate = defineUpdate<UpdateAck, [TrustInput]>('trust');
 
 /** From the patch workflow to a running wave: stop starting hosts (`pause`, `abort`) or go on (`resume`). */
 export const waveControlSignal = defineSignal<['pause' | 'resume' | 'abort']>('wave-control');

@@ -32,6 +32,7 @@ import {
 import type { patchLifecycle } from '../../src/workflows';
 import { ADVISORY, MITIGATION, soakPolicy, withSimulation, type Fleet } from './fleet';
 import { readJson } from './fixtures';
+import { TRUSTED_KEYS, updateSigner, type SignedExecute } from './signed-updates';
 import type { TimedStep } from './window-audit';
 import { offsetChanges } from './zoned-time';
 
@@ -50,7 +51,8 @@ export const PEOPLE = {
 export interface ScheduledAction {
   at: Date;
   what: string;
-  run: (ctx: { pool: Pool; handle: WorkflowHandle<typeof patchLifecycle> }) => Promise<void>;
+  /** `execute` sends a signed update, signed at the server's (simulated) time. */
+  run: (ctx: { pool: Pool; handle: WorkflowHandle<typeof patchLifecycle>; execute: SignedExecute }) => Promise<void>;
 }
 
 export interface SoakScenario {
@@ -103,25 +105,24 @@ export function soakScenario(fleet: Fleet, start: Date): SoakScenario {
     {
       at: waivedAt,
       what: `exception for ${excepted} until ${expiresAt.toISOString()}`,
-      run: async ({ handle }) => {
-        await handle.executeUpdate(exceptionUpdate, {
-          args: [
-            {
-              actor: PEOPLE.carl,
-              assetId: excepted,
-              compensatingControl: `${MITIGATION}; the host is replaced in February`,
-              expiresAt: expiresAt.toISOString(),
-            },
-          ],
+      run: async ({ handle, execute }) => {
+        await execute(handle, exceptionUpdate, {
+          actor: PEOPLE.carl,
+          assetId: excepted,
+          compensatingControl: `${MITIGATION}; the host is replaced in February`,
+          expiresAt: expiresAt.toISOString(),
         });
       },
     },
     {
       at: waivedAt,
       what: `deferral of ${deferred} until ${until.toISOString()}`,
-      run: async ({ handle }) => {
-        await handle.executeUpdate(deferralUpdate, {
-          args: [{ actor: PEOPLE.opal, assetId: deferred, until: until.toISOString(), reason: 'year-end trading freeze of its owner' }],
+      run: async ({ handle, execute }) => {
+        await execute(handle, deferralUpdate, {
+          actor: PEOPLE.opal,
+          assetId: deferred,
+          until: until.toISOString(),
+          reason: 'year-end trading freeze of its owner',
         });
       },
     },
@@ -172,7 +173,7 @@ export async function openPatch(
     requestedBy: PEOPLE.opal,
     requestedAt: new Date(await env.currentTimeMs()).toISOString(),
   };
-  return env.client.workflow.start<typeof patchLifecycle>('patchLifecycle', patchStartOptions(request, taskQueue));
+  return env.client.workflow.start<typeof patchLifecycle>('patchLifecycle', patchStartOptions(request, taskQueue, TRUSTED_KEYS));
 }
 
 /** Polls the status query in real time (simulated time stands still meanwhile). */
@@ -238,6 +239,8 @@ export async function runSoakPatch(options: SoakRunOptions): Promise<SoakRun> {
   const horizonMs = options.horizonMs ?? 200 * DAY;
   const log = options.log ?? (() => undefined);
   const wallStart = Date.now();
+  // the server's clock runs ahead of the real one: signatures carry its time
+  const execute = updateSigner(() => env.currentTimeMs());
 
   const skew = scenario.start.getTime() - (await env.currentTimeMs());
   if (skew > 0) await env.sleep(skew);
@@ -267,21 +270,19 @@ export async function runSoakPatch(options: SoakRunOptions): Promise<SoakRun> {
   // peer review, two days late: a reminder after one, an escalation after two
   await env.sleep(2 * DAY);
   for (const reviewer of [PEOPLE.rita, PEOPLE.remy]) {
-    await handle.executeUpdate(reviewUpdate, {
-      args: [
-        {
-          actor: reviewer,
-          verdict: 'approve',
-          priority: 4,
-          comment: `${reviewer.name}: low; sshd is only reachable from the bastions and LoginGraceTime 0 is set everywhere`,
-        },
-      ],
+    await execute(handle, reviewUpdate, {
+      actor: reviewer,
+      verdict: 'approve',
+      priority: 4,
+      comment: `${reviewer.name}: low; sshd is only reachable from the bastions and LoginGraceTime 0 is set everywhere`,
     });
   }
   await until(handle, (s) => s.awaiting === 'decision', 'the approval');
   await env.sleep(6 * HOUR);
-  await handle.executeUpdate(decideUpdate, {
-    args: [{ actor: PEOPLE.carl, decision: 'approve', comment: 'CAB: approved as a standard change in the weekend windows' }],
+  await execute(handle, decideUpdate, {
+    actor: PEOPLE.carl,
+    decision: 'approve',
+    comment: 'CAB: approved as a standard change in the weekend windows',
   });
 
   const pending = [...scenario.actions].sort((a, b) => a.at.getTime() - b.at.getTime());
@@ -313,7 +314,7 @@ export async function runSoakPatch(options: SoakRunOptions): Promise<SoakRun> {
     while (pending[0] && pending[0].at.getTime() <= now) {
       const action = pending.shift()!;
       try {
-        await action.run({ pool, handle });
+        await action.run({ pool, handle, execute });
       } catch (err) {
         return result(status, false, now, `${action.what} failed at ${new Date(now).toISOString()}: ${(err as Error).message}`);
       }
@@ -326,14 +327,10 @@ export async function runSoakPatch(options: SoakRunOptions): Promise<SoakRun> {
     steps.push({ from: new Date(now).toISOString(), wallMs: Date.now() - before });
   }
 
-  await handle.executeUpdate(postmortemUpdate, {
-    args: [
-      {
-        actor: PEOPLE.opal,
-        lessonsLearned: 'Weekend windows in three zones and a year-end freeze stretch a low-priority rollout over months.',
-        actions: ['Replace the host that never answered', 'Review the exception before it expires'],
-      },
-    ],
+  await execute(handle, postmortemUpdate, {
+    actor: PEOPLE.opal,
+    lessonsLearned: 'Weekend windows in three zones and a year-end freeze stretch a low-priority rollout over months.',
+    actions: ['Replace the host that never answered', 'Review the exception before it expires'],
   });
   const final = await handle.result();
   // the moment it closed: awaiting the result lets the server's clock run on past it

@@ -14,6 +14,7 @@ import { freePort } from '../../src/runtime/ports';
 import { saveHistory } from '../helpers/histories';
 import { testAsset } from '../helpers/assets';
 import { startTestStack, type TestStack } from '../helpers/servers';
+import { executeSigned } from '../helpers/signed-updates';
 import { listedBothWays } from '../helpers/visibility';
 
 let stack: TestStack;
@@ -158,11 +159,13 @@ describe('segregation of duties', () => {
       'comment',
     );
 
-    // the workflow enforces the rules itself, whatever client sends the update
+    // the workflow enforces the rules itself, whatever client sends the update (even one holding the API's key)
     const handle = stack.client.workflow.getHandle(`patch-${id}`);
     const before = await settledHistoryLength(id);
-    const direct = handle.executeUpdate(reviewUpdate, {
-      args: [{ actor: { id: 'x', name: 'mallory', roles: ['operator'] }, verdict: 'approve', comment: 'sneaky' }],
+    const direct = executeSigned(handle, reviewUpdate, {
+      actor: { id: 'x', name: 'mallory', roles: ['operator'] },
+      verdict: 'approve',
+      comment: 'sneaky',
     });
     await expect(direct).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
     await expect(direct).rejects.toMatchObject({ cause: { type: 'Forbidden' } });

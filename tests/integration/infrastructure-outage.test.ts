@@ -32,6 +32,7 @@ import { testAsset } from '../helpers/assets';
 import { readJson } from '../helpers/fixtures';
 import { logger, startTestWorker, temporalEnvironment } from '../helpers/servers';
 import { TEST_KEYS } from '../helpers/keys';
+import { executeSigned, TRUSTED_KEYS } from '../helpers/signed-updates';
 
 const TASK_QUEUE = 'infrastructure-outage';
 const PATCH = 'outage-1';
@@ -161,12 +162,12 @@ describe('an outage of patchflow’s database in the middle of a wave', () => {
       requestedBy: actor('opal', ['operator']),
       requestedAt: new Date().toISOString(),
     };
-    const handle = await env.client.workflow.start(patchLifecycle, patchStartOptions(request, TASK_QUEUE));
+    const handle = await env.client.workflow.start(patchLifecycle, patchStartOptions(request, TASK_QUEUE, TRUSTED_KEYS));
     const status = (accept: (s: PatchStatus) => boolean, what: string, timeoutMs = 60_000) => until(handle, accept, what, timeoutMs);
     await status((s) => s.awaiting === 'reviews', 'peer review');
-    await handle.executeUpdate(reviewUpdate, { args: [{ actor: actor('rita', ['reviewer']), verdict: 'approve', comment: 'ok' }] });
+    await executeSigned(handle, reviewUpdate, { actor: actor('rita', ['reviewer']), verdict: 'approve', comment: 'ok' });
     await status((s) => s.awaiting === 'decision', 'the approval');
-    await handle.executeUpdate(decideUpdate, { args: [{ actor: actor('carl', ['approver']), decision: 'approve', comment: 'go' }] });
+    await executeSigned(handle, decideUpdate, { actor: actor('carl', ['approver']), decision: 'approve', comment: 'go' });
     for (let i = 0; i < 400; i++) {
       const inProgress = (
         await pool.query(
@@ -188,7 +189,7 @@ describe('an outage of patchflow’s database in the middle of a wave', () => {
     expect(due).toMatchObject({ waitingForInfrastructure: null, halt: null, actions: [] });
     expect(due.waves.map((w) => w.status)).toEqual(['done', 'done', 'done']);
     expect(due.waves.flatMap((w) => Object.keys(w.counts))).not.toContain('failed');
-    await handle.executeUpdate(postmortemUpdate, { args: [{ actor: request.requestedBy, lessonsLearned: 'It waited.', actions: [] }] });
+    await executeSigned(handle, postmortemUpdate, { actor: request.requestedBy, lessonsLearned: 'It waited.', actions: [] });
     expect(await handle.result()).toMatchObject({ outcome: 'completed' });
   }, 240_000);
 });

@@ -22,6 +22,7 @@ import { patchLifecycle } from '../../src/workflows/patch/lifecycle';
 import { testAsset } from '../helpers/assets';
 import { readJson } from '../helpers/fixtures';
 import { saveHistory } from '../helpers/histories';
+import { TRUSTED_KEYS, updateSigner, type SignedExecute } from '../helpers/signed-updates';
 import { freshDatabase, logger, startTestWorker } from '../helpers/servers';
 import { timeSkippingEnvironment } from '../helpers/time-skipping';
 
@@ -38,9 +39,12 @@ const carl = actor('carl', ['approver']);
 let env: TestWorkflowEnvironment;
 let pool: Pool;
 let worker: { stop: () => Promise<void> } | undefined;
+/** Signed updates, signed at the server's clock (it runs ahead of the real one). */
+let execute: SignedExecute;
 
 beforeAll(async () => {
   env = await timeSkippingEnvironment();
+  execute = updateSigner(() => env.currentTimeMs());
   ({ pool } = await freshDatabase());
   await importOsv(pool, [readJson('osv', 'ubuntu', `${ADVISORY}.json`)]);
   const host = testAsset('sim-web-1', { packages: [{ name: 'openssh-server', version: '1:8.9p1-3ubuntu0.6', source: 'openssh' }] });
@@ -64,7 +68,7 @@ async function openPatch(id: string): Promise<WorkflowHandle<typeof patchLifecyc
     requestedBy: opal,
     requestedAt: new Date(await env.currentTimeMs()).toISOString(),
   };
-  return env.client.workflow.start(patchLifecycle, patchStartOptions(request, TASK_QUEUE));
+  return env.client.workflow.start(patchLifecycle, patchStartOptions(request, TASK_QUEUE, TRUSTED_KEYS));
 }
 
 /** Polls the status query in real time (simulated time stands still meanwhile). */
@@ -126,12 +130,10 @@ describe('late reviews on the default policy, in simulated time', () => {
     expect(historyEvents).toBeLessThan(100);
 
     for (const reviewer of [rita, remy]) {
-      await handle.executeUpdate(reviewUpdate, {
-        args: [{ actor: reviewer, verdict: 'approve', comment: `${reviewer.name}: looks right` }],
-      });
+      await execute(handle, reviewUpdate, { actor: reviewer, verdict: 'approve', comment: `${reviewer.name}: looks right` });
     }
     await until(handle, (s) => s.phase === 'approval' && s.awaiting === 'decision', 'the approval');
-    await handle.executeUpdate(decideUpdate, { args: [{ actor: carl, decision: 'cancel', comment: 'superseded by the next release' }] });
+    await execute(handle, decideUpdate, { actor: carl, decision: 'cancel', comment: 'superseded by the next release' });
     const closed = await handle.result();
     expect(closed).toMatchObject({ outcome: 'cancelled', state: 'done', phase: 'completed', cancelled: { by: 'carl' } });
     expect(closed.reviews.map((r) => r.reviewer)).toEqual(['rita', 'remy']);
@@ -170,27 +172,23 @@ describe('feedback during monitoring, in simulated time', () => {
     const handle = await openPatch('sim-monitoring-rollback');
     await until(handle, (s) => s.awaiting === 'reviews', 'peer review');
     for (const reviewer of [rita, remy]) {
-      await handle.executeUpdate(reviewUpdate, { args: [{ actor: reviewer, verdict: 'approve', comment: 'ok' }] });
+      await execute(handle, reviewUpdate, { actor: reviewer, verdict: 'approve', comment: 'ok' });
     }
     await until(handle, (s) => s.awaiting === 'decision', 'the approval');
-    await handle.executeUpdate(decideUpdate, { args: [{ actor: carl, decision: 'approve', comment: 'go' }] });
+    await execute(handle, decideUpdate, { actor: carl, decision: 'approve', comment: 'go' });
 
     // lab, pilot and its bake, the waves and their bakes, verification: a day or two of simulated time
     const monitoring = await advanceUntil(handle, (s) => s.phase === 'monitoring', 'monitoring');
     expect(monitoring.state).toBe('running');
-    await handle.executeUpdate(feedbackUpdate, {
-      args: [{ actor: opal, severity: 'high', message: 'sshd refuses keys since the update' }],
-    });
+    await execute(handle, feedbackUpdate, { actor: opal, severity: 'high', message: 'sshd refuses keys since the update' });
     const halted = await until(handle, (s) => s.state === 'halted', 'the halt');
     expect(halted).toMatchObject({ phase: 'monitoring', awaiting: 'operator', halt: { phase: 'monitoring', decidedBy: 'operator' } });
     expect(halted.halt!.reason).toContain('sshd refuses keys');
 
-    await handle.executeUpdate(rolloutUpdate, { args: [{ actor: opal, action: 'rollback', comment: 'keys broken' }] });
+    await execute(handle, rolloutUpdate, { actor: opal, action: 'rollback', comment: 'keys broken' });
     const due = await advanceUntil(handle, (s) => s.awaiting === 'postmortem', 'the postmortem');
     expect(due.phase).toBe('postmortem');
-    await handle.executeUpdate(postmortemUpdate, {
-      args: [{ actor: opal, lessonsLearned: 'test sshd keys in the lab', actions: ['add a key test'] }],
-    });
+    await execute(handle, postmortemUpdate, { actor: opal, lessonsLearned: 'test sshd keys in the lab', actions: ['add a key test'] });
     const closed = await handle.result();
     expect(closed).toMatchObject({ outcome: 'rolled-back', state: 'done', phase: 'completed' });
     await saveHistory(handle, 'rollout-monitoring-feedback-rolled-back');

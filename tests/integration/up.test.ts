@@ -112,5 +112,14 @@ describe('patchflow up', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     expect(processesUsing(dataDir)).toEqual([]);
+
+    // the data directory's secrets are readable by their owner only (docs/security.md)
+    const mode = (...parts: string[]) => fs.statSync(path.join(dataDir, ...parts)).mode & 0o777;
+    expect(mode('admin-token')).toBe(0o600);
+    expect(mode('postgres', 'password')).toBe(0o600);
+    expect(mode('keys')).toBe(0o700);
+    const keys = fs.readdirSync(path.join(dataDir, 'keys')).filter((f) => f.endsWith('.key'));
+    expect(keys).toEqual(expect.arrayContaining(['updates.key', 'work-orders.key']));
+    for (const key of keys) expect(mode('keys', key), key).toBe(0o600);
   });
 });

@@ -12,6 +12,7 @@ import {
 import type { UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
 import { workflowIdFor, type Actor, type PatchRequest, type UpdateAck } from '../../domain/patch';
+import { signUpdate } from '../../domain/signed-update';
 import { PatchStatus } from '../../domain/patch-status';
 import type { Role } from '../../domain/roles';
 import type { User } from '../../db/users';
@@ -28,15 +29,16 @@ import {
   reviseUpdate,
   rolloutUpdate,
   statusQuery,
+  trustUpdate,
 } from '../../workflows/definitions';
 import { patchLifecycle } from '../../workflows/patch/lifecycle';
 import { patchStartOptions } from '../patch-start';
 import type { ApiDeps } from '../deps';
 import { ApiError, badRequest, notFound, outageBeforeChange, outageText, unavailable } from '../errors';
-import { outageOf } from '../unavailable';
-import { defineRoute, type RouteSpec } from '../route';
 import { currentPolicy } from '../../db/policy';
 import { refuseExceptionLifetime } from '../../domain/governance';
+import { outageOf } from '../unavailable';
+import { defineRoute, type RouteSpec } from '../route';
 import { COMPLIANT } from '../../domain/deployment';
 import {
   CancelRequest,
@@ -49,6 +51,7 @@ import {
   ReviewRequest,
   RevisionRequest,
   RolloutRequest,
+  TrustRequest,
 } from '../../domain/patch-requests';
 import { CreatedPatch, PatchIdParam } from '../schemas';
 
@@ -122,11 +125,21 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
    * Sends a person's decision to the patch's workflow as an update. The workflow's validator is
    * the judge (segregation of duties lives there); its refusals map to 403, 409 or 400. When
    * Temporal does not answer, the decision may or may not have been recorded, and the 503 says so.
+   * The input is signed with the API's update key for this patch and this update, now, with a
+   * fresh nonce: the workflow accepts nothing else (src/domain/signed-update.ts).
    */
-  async function decide<I>(patchId: string, update: UpdateDefinition<UpdateAck, [I]>, input: I): Promise<PatchStatus> {
+  async function decide<I extends object>(patchId: string, update: UpdateDefinition<UpdateAck, [I]>, input: I): Promise<PatchStatus> {
     const handle = deps.temporal.workflow.getHandle(workflowIdFor(patchId));
+    const signed = signUpdate(input, {
+      patchId,
+      update: update.name,
+      secretKey: deps.updateKey.secretKey,
+      publicKey: deps.updateKey.publicKey,
+      at: Date.now(),
+      nonce: crypto.randomBytes(16).toString('hex'),
+    });
     try {
-      await sendUpdate(handle, patchId, update, input);
+      await sendUpdate(handle, patchId, update, signed);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
         const mapped = REFUSAL_STATUS[err.cause.type ?? ''];
@@ -168,7 +181,10 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
     }
   }
 
-  /** Sends an update, again when the server aborted it with its workflow task (see above). */
+  /**
+   * Sends an update, again when the server aborted it with its workflow task (see above): the same
+   * signed input, whose nonce the workflow did not record since it recorded nothing.
+   */
   async function sendUpdate<I>(handle: WorkflowHandle, patchId: string, update: UpdateDefinition<UpdateAck, [I]>, input: I) {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -185,7 +201,7 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
     }
   }
 
-  function decisionRoute<B extends z.ZodType, I>(spec: {
+  function decisionRoute<B extends z.ZodType, I extends object>(spec: {
     path: string;
     summary: string;
     access: Role[] | 'authenticated';
@@ -241,7 +257,10 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
         requestedAt: now.toISOString(),
       };
       try {
-        const handle = await deps.temporal.workflow.start(patchLifecycle, patchStartOptions(request, deps.taskQueue));
+        const handle = await deps.temporal.workflow.start(
+          patchLifecycle,
+          patchStartOptions(request, deps.taskQueue, [deps.updateKey.publicKey]),
+        );
         return { id: request.id, workflowId: handle.workflowId };
       } catch (err) {
         // 32 random bits a day make a clash rare; on one, draw again.
@@ -340,6 +359,10 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
       body: ExceptionRequest,
       update: exceptionUpdate,
       toInput: async (body, actor, patchId) => {
+        // at most the policy's exceptionMaxLifetime from now (400 past it)
+        const { policy } = await currentPolicy(deps.pool);
+        const tooLong = refuseExceptionLifetime(body.expiresAt, Date.now(), policy.governance.exceptionMaxLifetime);
+        if (tooLong) throw badRequest(tooLong.message, { maxLifetime: policy.governance.exceptionMaxLifetime });
         await ensureOpenTarget(patchId, body.assetId);
         return { actor, ...body };
       },
@@ -360,10 +383,6 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
       summary: 'Report a problem during the lab, pilot, rollout or monitoring; above the threshold the rollout halts',
       // the people who run, review and approve the change; auditors read and write nothing
       access: ['operator', 'reviewer', 'approver'],
-        // at most the policy's exceptionMaxLifetime from now (400 past it)
-        const { policy } = await currentPolicy(deps.pool);
-        const tooLong = refuseExceptionLifetime(body.expiresAt, Date.now(), policy.governance.exceptionMaxLifetime);
-        if (tooLong) throw badRequest(tooLong.message, { maxLifetime: policy.governance.exceptionMaxLifetime });
       body: FeedbackRequest,
       update: feedbackUpdate,
       toInput: (body, actor) => ({ actor, ...body }),
@@ -374,6 +393,14 @@ export function patchRoutes(deps: ApiDeps): RouteSpec[] {
       access: ['operator'],
       body: PostmortemRequest,
       update: postmortemUpdate,
+      toInput: (body, actor) => ({ actor, ...body }),
+    }),
+    decisionRoute({
+      path: '/v1/patches/:id/trust',
+      summary: "Replace the public keys whose signed updates the patch accepts (rotation of the API's update key; docs/security.md)",
+      access: ['admin'],
+      body: TrustRequest,
+      update: trustUpdate,
       toInput: (body, actor) => ({ actor, ...body }),
     }),
   ];

@@ -25,7 +25,7 @@ import { production, productionBake } from './phases/production';
 import { returned, review, reviews } from './phases/review';
 import { stragglers, verification, verifyAgain } from './phases/verification';
 import { halted, wave } from './phases/wave';
-import { initialState, type PatchState, type Step } from './state';
+import { carriedState, initialState, type PatchState, type Step } from './state';
 import { registerUpdates } from './updates';
 
 const STEP_HANDLERS: Record<Exclude<Step, 'closed'>, (p: Patch) => Promise<Step>> = {
@@ -72,7 +72,7 @@ const HANDLES_INTERRUPTIONS: ReadonlySet<Step> = new Set<Step>([
  * new passes the same request and the state it reached.
  */
 export async function patchLifecycle(request: PatchRequest, carried?: PatchState): Promise<PatchStatus> {
-  const state = carried ? { ...carried, run: carried.run + 1 } : initialState(request, initialStatus(request));
+  const state = carried ? carriedState(request, carried) : initialState(request, initialStatus(request));
   const p = new Patch(state);
   setHandler(statusQuery, () => state.status);
   setHandler(outageSignal, ({ waiting, reason }) => {

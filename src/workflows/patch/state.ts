@@ -7,6 +7,7 @@
 import type { DeploymentPlan, WaveSelector } from '../../domain/deployment';
 import type { Actor, Outcome, PatchRequest, RevisionInput } from '../../domain/patch';
 import type { PatchStatus } from '../../domain/patch-status';
+import { initialTrust, type UpdateTrust } from '../../domain/signed-update';
 import type { AssessmentResult } from '../../services/assessment';
 
 /**
@@ -116,6 +117,11 @@ export interface PatchState {
   /** The reminders of the current wait for people: the next one, and how many were sent. */
   reminders: { nextAt: string; sent: number } | null;
   rollout: RolloutState | null;
+  /**
+   * The keys whose signed updates the patch accepts (from the request, then rotated by `trust`)
+   * and the nonces it accepted inside the signature window.
+   */
+  trust: UpdateTrust;
   /** This run of the workflow: 1, then one more per continue-as-new. */
   run: number;
 }
@@ -130,6 +136,15 @@ export function initialState(request: PatchRequest, status: PatchStatus): PatchS
     pending: {},
     reminders: null,
     rollout: null,
+    trust: initialTrust(request.trustedKeys),
     run: 1,
   };
+}
+
+/**
+ * The state a continued run starts from. A run of a patch from before signed updates handed
+ * over no `trust`: it gets its request's (none, for such a patch).
+ */
+export function carriedState(request: PatchRequest, carried: Omit<PatchState, 'trust'> & { trust?: UpdateTrust }): PatchState {
+  return { ...carried, trust: carried.trust ?? initialTrust(request.trustedKeys), run: carried.run + 1 };
 }

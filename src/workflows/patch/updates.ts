@@ -4,7 +4,7 @@
  * and what an accepted one does to the state. The mirror of the API's decision routes
  * (docs/http-api.md); the steps act on what is recorded here when they wake.
  */
-import { setHandler, uuid4 } from '@temporalio/workflow';
+import { patched, setHandler, uuid4 } from '@temporalio/workflow';
 import type { UpdateDefinition } from '@temporalio/common';
 import {
   refuseCancel,
@@ -19,6 +19,7 @@ import {
   type Refusal,
 } from '../../domain/governance';
 import { ROLLOUT_ACTIONS, VERDICTS, type Actor, type DecisionInput, type RolloutInput, type UpdateAck } from '../../domain/patch';
+import { checkSignature, refuseKeyList, rememberNonce, type UpdateSignature } from '../../domain/signed-update';
 import {
   cancelUpdate,
   decideUpdate,
@@ -29,11 +30,20 @@ import {
   reviewUpdate,
   reviseUpdate,
   rolloutUpdate,
+  trustUpdate,
 } from '../definitions';
 import { deployment } from './calls';
 import { now, refuse, type Patch } from './patch';
 
-interface Rule<I extends { actor: Actor }> {
+/**
+ * Gates what accepted updates do since signed updates (docs/temporal.md, "Versioning"): record
+ * the signature's nonce, and the `trust` update. Histories from before have neither.
+ */
+export const SIGNED_UPDATES = 'signed-updates';
+
+type Input = { actor: Actor; signature?: UpdateSignature };
+
+interface Rule<I extends Input> {
   update: UpdateDefinition<UpdateAck, [I]>;
   /** Why this update is refused now, if it is: checked by the validator, before anything is recorded. */
   refusal: (p: Patch, input: I) => Refusal | undefined;
@@ -42,7 +52,7 @@ interface Rule<I extends { actor: Actor }> {
 }
 
 const rule =
-  <I extends { actor: Actor }>(r: Rule<I>) =>
+  <I extends Input>(r: Rule<I>) =>
   (p: Patch) =>
     register(p, r);
 
@@ -172,6 +182,20 @@ const RULES = [
       p.status.postmortem = { lessonsLearned: input.lessonsLearned, actions: input.actions, by: input.actor.name, at: now() };
     },
   }),
+  rule({
+    update: trustUpdate,
+    refusal: (p, input) => {
+      // a patch from before signed updates trusts no key, so no signature could vouch for a new list
+      if (p.state.trust.keys === null)
+        return { kind: 'conflict', message: 'This patch was started before signed updates: it trusts no key' };
+      if (!input.actor.roles.includes('admin')) return { kind: 'forbidden', message: 'Only an admin changes the keys a patch trusts' };
+      const bad = refuseKeyList(input.keys);
+      return bad ? invalid(bad) : undefined;
+    },
+    action: (p, input) => {
+      if (patched(SIGNED_UPDATES)) p.state.trust.keys = [...input.keys];
+    },
+  }),
 ];
 
 /** Registers every update of the table on this run. */
@@ -179,20 +203,37 @@ export function registerUpdates(p: Patch): void {
   for (const registerRule of RULES) registerRule(p);
 }
 
-function register<I extends { actor: Actor }>(p: Patch, r: Rule<I>): void {
+function register<I extends Input>(p: Patch, r: Rule<I>): void {
   setHandler(
     r.update,
     async (input: I) => {
+      // before the first await: a second update with the same nonce in this activation is refused
+      if (patched(SIGNED_UPDATES) && p.state.trust.keys !== null && input.signature) {
+        rememberNonce(p.state.trust, input.signature, Date.now());
+      }
       await r.action(p, input);
       return p.ack();
     },
     {
       validator: (input: I) => {
+        checkSigned(p, r.update.name, input);
         checkActor(input);
         refuse(r.refusal(p, input));
       },
     },
   );
+}
+
+/**
+ * The signature first, before the actor is even looked at: by a key the patch trusts, for this
+ * patch and this update, recent, and not seen before. A patch started before signed updates
+ * (no keys in its request) takes unsigned updates, as it always did.
+ */
+function checkSigned(p: Patch, update: string, input: unknown): void {
+  const trust = p.state.trust;
+  if (trust.keys === null) return;
+  const refusal = checkSignature(input, { patchId: p.id, update }, trust, Date.now());
+  if (refusal) refuse({ kind: 'forbidden', message: refusal.message });
 }
 
 function checkActor(input: { actor?: Actor } | undefined): void {
