@@ -15,6 +15,7 @@ import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import tls from 'node:tls';
 import { allowedHosts, internalRange, isIpLiteral, isLocalhostName } from '../domain/internal-address';
 import type { Logger } from '../logger';
 import type { NotificationEvent, Policy } from '../domain/policy';
@@ -59,13 +60,15 @@ export interface DeliveryOptions {
   backoffMs?: number;
   resolve?: Resolver;
   timeoutMs?: number;
+  /** Certificates trusted beside the system's for https receivers (tests). */
+  ca?: string[];
 }
 
 export async function deliver(
   notifications: Policy['notifications'],
   notification: Notification,
   logger: Logger,
-  { backoffMs = 250, resolve = systemResolver, timeoutMs = TIMEOUT_MS }: DeliveryOptions = {},
+  { backoffMs = 250, resolve = systemResolver, timeoutMs = TIMEOUT_MS, ca }: DeliveryOptions = {},
 ): Promise<DeliveryReport> {
   const allowed = allowedHosts(notifications.allowedInternalHosts ?? []);
   const body = JSON.stringify({ ...notification, text: `[patch ${notification.patchId}] ${notification.text}` });
@@ -77,7 +80,7 @@ export async function deliver(
       let error = '';
       for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
         try {
-          await post(url, body, allowed, resolve, timeoutMs);
+          await post(url, body, allowed, { resolve, timeoutMs, ca });
           report.delivered.push({ webhook, host });
           return;
         } catch (err) {
@@ -109,7 +112,12 @@ function hostOf(url: string): string {
  * One POST: resolve, check every address, connect to the first checked one. Resolves on a 2xx;
  * rejects with `Final` (refused, or an answer other than 2xx, redirects included) or another error.
  */
-async function post(url: string, body: string, allowed: Set<string>, resolve: Resolver, timeoutMs: number): Promise<void> {
+async function post(
+  url: string,
+  body: string,
+  allowed: Set<string>,
+  { resolve, timeoutMs, ca }: { resolve: Resolver; timeoutMs: number; ca: string[] | undefined },
+): Promise<void> {
   let target: URL;
   try {
     target = new URL(url);
@@ -146,6 +154,7 @@ async function post(url: string, body: string, allowed: Set<string>, resolve: Re
         lookup,
         agent: false,
         signal: deadline,
+        ...(ca && target.protocol === 'https:' ? { ca: [...tls.rootCertificates, ...ca] } : {}),
       },
       (res) => {
         // nothing of the answer is read: only its status counts

@@ -4,8 +4,13 @@
  * address it checked, follows no redirect, and reports and logs the webhook's index and host
  * with a fixed vocabulary of errors. The receivers listen on 127.0.0.1.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY, type Policy } from '../../src/domain/policy';
 import { createLogger } from '../../src/logger';
@@ -210,6 +215,50 @@ describe('delivery', () => {
       expect(hook.hits).toEqual([{ path: '/x', host: `rebind.example.test:${hook.port}` }]);
     } finally {
       await hook.close();
+    }
+  });
+
+  it('keeps the URL’s name for https: SNI and the certificate check use it, not the address', async () => {
+    // a certificate for hooks.example.test only (openssl, as deploy/make-certs.sh uses)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-webhook-tls-'));
+    const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1'].concat([
+        '-subj',
+        '/CN=hooks.example.test',
+        '-addext',
+        'subjectAltName=DNS:hooks.example.test',
+      ]),
+      { stdio: 'ignore' },
+    );
+    const seen: string[] = [];
+    const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => {
+      seen.push(`${(req.socket as unknown as { servername: string }).servername} ${req.headers.host}`);
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const { logger } = capturingLogger();
+      const resolve: Resolver = async () => [{ address: '127.0.0.1', family: 4 }];
+      const ca = [fs.readFileSync(cert, 'utf8')];
+      const hooks = notifications([`https://hooks.example.test:${port}/h`], ['hooks.example.test']);
+      expect(await deliver(hooks, notification, logger, { resolve, ca })).toEqual({
+        delivered: [{ webhook: 0, host: 'hooks.example.test' }],
+        failed: [],
+      });
+      expect(seen).toEqual([`hooks.example.test hooks.example.test:${port}`]);
+      // the same receiver under another name: its certificate does not match, nothing is sent
+      const other = notifications([`https://other.example.test:${port}/h`], ['other.example.test']);
+      expect(await deliver(other, notification, logger, { resolve, ca, backoffMs: 1 })).toEqual({
+        delivered: [],
+        failed: [{ webhook: 0, host: 'other.example.test', error: 'connection failed' }],
+      });
+      expect(seen).toHaveLength(1);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
