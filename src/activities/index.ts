@@ -10,6 +10,7 @@ import { activityNow } from './clock';
 import { createDeploymentActivities } from './deployment';
 import { reportingOutages } from './infrastructure';
 import { createInventoryActivities } from './inventory';
+import { createWorkOrderActivities } from './work-orders';
 
 /** How often `assess` heartbeats (its heartbeat timeout is 10 s: src/workflows/patch/calls.ts). */
 const ASSESS_HEARTBEAT_MS = 2_000;
@@ -29,12 +30,14 @@ export interface WorkerActivityDeps extends ActivityDeps {
  * "activities with dependency injection" pattern); an unreachable database fails any of them
  * as InfrastructureUnavailable (./infrastructure).
  */
-export function createActivities({ pool, logger }: WorkerActivityDeps) {
+export function createActivities({ pool, logger, workOrderKey }: WorkerActivityDeps) {
   return reportingOutages({
     // the simulated connector's per-host pipeline and the deployment records, on the shared queue
     ...createSimulatedConnector({ pool, logger }),
     ...createDeploymentActivities({ pool, logger }),
     ...createInventoryActivities({ pool, logger }),
+    // signed orders for host agents, only for what the deployment records and an API approval allow
+    ...createWorkOrderActivities({ pool, logger, workOrderKey }),
 
     /**
      * Assessment: match the advisories against the inventory, record targets, set priority and

@@ -11,9 +11,10 @@ import { Shutdown } from '../runtime/shutdown';
 import { provisionTemporalCli } from '../runtime/temporal-cli';
 import type { TemporalTarget } from '../temporal/connection';
 import { VERSION } from '../version';
-import { startAgent } from './agent';
+import { ORCHESTRATOR_KEY_ENV, startAgent } from './agent';
 import * as access from './access';
 import { importFiles, type ImportKind } from './import';
+import { showKey } from './keys';
 import { up } from './up';
 
 /** Reads the configuration and sets up logging the same way for every subcommand. */
@@ -90,13 +91,35 @@ program
   .description('Run the host agent of one asset on task queue patchflow-host-<asset> (needs TEMPORAL_ADDRESS): apt or dnf on this host')
   .requiredOption('--asset <id>', 'the id of this host in the inventory')
   .option('--dry-run', 'run only read-only commands and report what would change', false)
-  .action(async (opts: { asset: string; dryRun: boolean }) => {
+  .option(
+    '--orchestrator-key <hex>',
+    `the orchestrator's work-order public key, from patchflow keys show (default: $${ORCHESTRATOR_KEY_ENV})`,
+  )
+  .option('--journal <file>', 'the install journal (default /var/lib/patchflow-agent/journal.jsonl; in dry-run a new temporary file)')
+  .action(async (opts: { asset: string; dryRun: boolean; orchestratorKey?: string; journal?: string }) => {
     const { config, logger } = prepare();
     const shutdown = new Shutdown(logger);
     shutdown.onSignals();
-    const agent = await startAgent({ assetId: opts.asset, dryRun: opts.dryRun, temporal: externalTemporal(config), logger });
+    const agent = await startAgent({
+      assetId: opts.asset,
+      dryRun: opts.dryRun,
+      orchestratorKey: opts.orchestratorKey ?? process.env[ORCHESTRATOR_KEY_ENV],
+      journal: opts.journal,
+      temporal: externalTemporal(config),
+      logger,
+    });
     shutdown.add('agent', () => agent.stop());
     await agent.done;
+  });
+
+program
+  .command('keys')
+  .description("The orchestrator's signing keys")
+  .command('show')
+  .description('Print the public key of a signing key: work-orders (default; what host agents trust) or updates')
+  .argument('[name]', 'work-orders | updates', 'work-orders')
+  .action((name: string) => {
+    process.stdout.write(`${showKey(loadConfig().dataDir, name)}\n`);
   });
 
 program

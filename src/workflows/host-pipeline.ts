@@ -2,7 +2,8 @@
  * The per-host pipeline (docs/process.md, step 7), shared by every batch of hosts: the lab and
  * the production waves (`hostWave`), the lab's rollback proof, straggler retries and the
  * operator's rollback (`rollbackHosts`). Each call goes to the simulated fleet on the shared
- * queue, or to the host's own agent.
+ * queue, or to the host's own agent, which changes its host only on a work order the worker
+ * signs for that call (docs/security.md, "Work orders that cannot be forged").
  */
 import {
   type ActivityOptions,
@@ -17,16 +18,55 @@ import {
   TimeoutFailure,
 } from '@temporalio/workflow';
 import type { DeploymentActivities } from '../activities/deployment-contract';
+import type { WorkOrderActivities } from '../activities/work-orders';
 import type { ConnectorName } from '../domain/asset';
 import type { ConnectorActivities } from '../connectors/contract';
 import { hostTaskQueue } from '../connectors/contract';
 import { INFRASTRUCTURE_UNAVAILABLE, type HostResult, type HostStatus, type HostWork } from '../domain/deployment';
+import { workOrderRequest, type SignedWorkOrder, type WorkOperation } from '../domain/work-order';
 
 /** The deployment records a batch of hosts writes. */
 export const deployment = proxyActivities<DeploymentActivities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumInterval: '30 seconds' },
 });
+
+/** The signing activity: a refusal is non-retryable (the host fails with its reason). */
+const workOrders = proxyActivities<WorkOrderActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumInterval: '30 seconds' },
+});
+
+type Host = { assetId: string; connector: ConnectorName };
+
+type OrderedCall = 'deployHost' | 'rebootHost' | 'postCheckHost' | 'rollbackHost';
+const OPERATION: Record<OrderedCall, WorkOperation> = {
+  deployHost: 'deploy',
+  rebootHost: 'reboot',
+  postCheckHost: 'post-check',
+  rollbackHost: 'rollback',
+};
+
+/**
+ * Makes a call that changes a host. An agent gets a work order signed for it first (asked for
+ * right before each call, and again when the call is made again after an outage); the simulated
+ * connector runs inside patchflow's own worker and gets none, and its call is made at once,
+ * without an await in between, so its commands come in the order they always did. `within`
+ * runs the call in a cancellation scope.
+ */
+function callHost(
+  host: Host,
+  connector: ConnectorActivities,
+  call: OrderedCall,
+  work: HostWork,
+  within: (fn: () => Promise<HostResult>) => Promise<HostResult> = (fn) => fn(),
+): Promise<HostResult> {
+  // runs recorded before orders existed called agents without one
+  if (host.connector !== 'agent' || !patched('signed-work-orders')) return within(() => connector[call](work));
+  return workOrders
+    .signWorkOrder(workOrderRequest(OPERATION[call], work))
+    .then((order: SignedWorkOrder) => within(() => connector[call](work, order)));
+}
 
 const HOST_CALLS: ActivityOptions = {
   startToCloseTimeout: '1 hour',
@@ -153,7 +193,7 @@ export async function runPipeline(
       host,
       work,
       'deploy',
-      () => (starting ? starting.run(() => connector.deployHost(work)) : connector.deployHost(work)),
+      () => callHost(host, connector, 'deployHost', work, starting && ((fn) => starting.run(fn))),
       outages,
     );
   } catch (err) {
@@ -168,11 +208,16 @@ export async function runPipeline(
   }
   if (result.status !== 'reboot-required') return result.status;
   return CancellationScope.nonCancellable(async () => {
-    const rebooted = await hostCall(host, work, 'reboot', () => connector.rebootHost(work), outages);
+    const rebooted = await hostCall(host, work, 'reboot', () => callHost(host, connector, 'rebootHost', work), outages);
     if (rebooted.status !== 'reboot-required' && rebooted.status !== 'installed') return rebooted.status;
     const back = await hostCall(host, work, 'await', () => awaitingConnector(host).awaitHost(work), outages);
     if (back.status !== 'reboot-required' && back.status !== 'installed') return back.status;
-    const checked = await hostCall(host, work, 'post-check', () => connector.postCheckHost(work), outages);
+    const checked = await hostCall(host, work, 'post-check', () => callHost(host, connector, 'postCheckHost', work), outages);
     return checked.status as HostStatus;
   });
+}
+
+/** Takes a host back to the versions it had before this patch (`work.previousVersions`), and records it. */
+export async function rollbackHost(host: Host, work: HostWork, outages?: Outages): Promise<HostResult> {
+  return hostCall(host, work, 'rollback', () => callHost(host, connectorFor(host), 'rollbackHost', work), outages);
 }

@@ -23,7 +23,8 @@ import { deployment, Outages, runPipeline } from './host-pipeline';
 export const HOSTS_PER_RUN = 1000;
 /**
  * A run starts no host once its history has this many events; the hosts in flight then finish
- * (at most ~16 events each: four calls with a reboot), so no run comes near 10,000 events.
+ * (at most ~16 events each: four calls with a reboot; an agent host's three work orders add 9),
+ * so no run comes near 10,000 events unless hundreds of agent hosts are in flight at once.
  */
 const historyBudget = (maxConcurrent: number) => Math.max(1000, 8000 - 16 * maxConcurrent);
 export const PAGE = 100;

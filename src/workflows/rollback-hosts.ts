@@ -4,7 +4,7 @@
  * rollback.
  */
 import { continueAsNew, workflowInfo } from '@temporalio/workflow';
-import { connectorFor, deployment, hostCall } from './host-pipeline';
+import { deployment, rollbackHost } from './host-pipeline';
 import { HOSTS_PER_RUN, PAGE } from './host-wave';
 
 export interface RollbackInput {
@@ -33,7 +33,7 @@ export async function rollbackHosts(input: RollbackInput): Promise<{ counts: Rec
         slice.slice(i, i + input.maxConcurrent).map(async (host) => {
           tried.add(host.assetId);
           startedHere++;
-          const result = await hostCall(host, host, 'rollback', () => connectorFor(host).rollbackHost(host));
+          const result = await rollbackHost(host, host);
           counts[result.status] = (counts[result.status] ?? 0) + 1;
         }),
       );

@@ -3,6 +3,7 @@
  * and rollbacks change, and from the recorded fixtures. Dry-run must never hand the runner a
  * command that changes the host.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +15,9 @@ import { createAgentActivities, type AgentActivities } from '../../src/connector
 import type { Command } from '../../src/connectors/agent/commands';
 import type { CommandResult, Runner } from '../../src/connectors/agent/runner';
 import type { HostWork } from '../../src/domain/deployment';
+import { newWorkOrder, signWorkOrder, workOrderRequest, type SignedWorkOrder, type WorkOperation } from '../../src/domain/work-order';
 import { createLogger } from '../../src/logger';
+import { newSigningKey } from '../../src/signing/keys';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'agent');
 const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
@@ -99,6 +102,22 @@ class FakeHost {
   };
 }
 
+/** The orchestrator's key the agents under test trust, and one they do not. */
+const ORCHESTRATOR = newSigningKey();
+const STRANGER = newSigningKey();
+/** MockActivityEnvironment's workflow id: the workflow an order is signed for. */
+const WORKFLOW = 'test';
+
+/** A genuine order for `operation` on `w`, as the signing activity would issue it; `change` alters it before signing. */
+function genuine(
+  operation: WorkOperation,
+  w: HostWork,
+  { key = ORCHESTRATOR, now = Date.now(), change = {} }: { key?: typeof ORCHESTRATOR; now?: number; change?: object } = {},
+): SignedWorkOrder {
+  const order = newWorkOrder(workOrderRequest(operation, w), { id: crypto.randomUUID(), workflowId: WORKFLOW, now });
+  return signWorkOrder({ ...order, ...change }, key.secretKey);
+}
+
 let stateDir: string;
 let bootIdFile: string;
 beforeEach(() => {
@@ -107,10 +126,49 @@ beforeEach(() => {
   fs.writeFileSync(bootIdFile, 'boot-1\n');
 });
 
+const journalFile = () => path.join(stateDir, 'journal.jsonl');
+const journalLines = (): any[] =>
+  fs.existsSync(journalFile())
+    ? fs
+        .readFileSync(journalFile(), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
+/** A journal line as an earlier install of this patch by the agent would have left it. */
+function journalled(pkg: string, before: string, after: string, { patchId = 'p1', dryRun = false } = {}) {
+  const entry = {
+    kind: 'change',
+    at: new Date().toISOString(),
+    patchId,
+    orderId: 'earlier',
+    operation: 'deploy',
+    package: pkg,
+    before,
+    after,
+    dryRun,
+  };
+  fs.appendFileSync(journalFile(), `${JSON.stringify(entry)}\n`);
+}
+
+/** The agent as the orchestrator drives it: each call that changes the host comes with a genuine order unless one is given. */
 function agent(host: FakeHost, dryRun = false, assetId = 'web-01'): AgentActivities {
+  const raw = rawAgent(host, dryRun, assetId);
+  return {
+    ...raw,
+    deployHost: (w, o = genuine('deploy', w)) => raw.deployHost(w, o),
+    rebootHost: (w, o = genuine('reboot', w)) => raw.rebootHost(w, o),
+    postCheckHost: (w, o = genuine('post-check', w)) => raw.postCheckHost(w, o),
+    rollbackHost: (w, o = genuine('rollback', w)) => raw.rollbackHost(w, o),
+  };
+}
+
+function rawAgent(host: FakeHost, dryRun = false, assetId = 'web-01'): AgentActivities {
   return createAgentActivities({
     assetId,
     dryRun,
+    orchestratorKey: ORCHESTRATOR.publicKey,
+    journalFile: journalFile(),
     logger: createLogger('silent'),
     runner: host.runner,
     files: { osRelease: path.join(FIXTURES, host.pm === 'apt' ? 'os-release.debian-12' : 'os-release.rocky-9.3'), bootId: bootIdFile },
@@ -286,9 +344,17 @@ describe('deployHost on a real (fake) host', () => {
 });
 
 describe('rollbackHost, inspectHost, testHost, reportInventory', () => {
-  it('restores the previous versions, and a second call finds nothing to do', async () => {
-    const host = new FakeHost('apt', { curl: '7.88.1-10+deb12u15', libcurl4: '7.88.1-10+deb12u15' });
+  it('restores the previous versions its own install journalled, and a second call finds nothing to do', async () => {
+    const host = debian();
+    host.installEffect = () => host.packages.set('libcurl4:amd64', '7.88.1-10+deb12u15');
     const a = agent(host);
+    expect((await call(a.deployHost, work(CURL))).status).toBe('installed');
+    expect(journalLines().filter((e) => e.kind === 'change' && !e.planned)).toMatchObject([
+      { patchId: 'p1', operation: 'deploy', package: 'curl', before: '7.88.1-10+deb12u14', after: '7.88.1-10+deb12u15', dryRun: false },
+      { patchId: 'p1', operation: 'deploy', package: 'libcurl4', before: '7.88.1-10+deb12u14', after: '7.88.1-10+deb12u15', dryRun: false },
+    ]);
+    host.ran.length = 0;
+    host.installEffect = () => undefined;
     const w = work(CURL, { previousVersions: { curl: '7.88.1-10+deb12u14', libcurl4: '7.88.1-10+deb12u14' } });
     const first = await call(a.rollbackHost, w);
     expect(first).toMatchObject({ status: 'rolled-back', steps: [{ step: 'rollback', ok: true }] });
@@ -308,6 +374,7 @@ describe('rollbackHost, inspectHost, testHost, reportInventory', () => {
 
   it('a rollback that does not take is a failure', async () => {
     const host = new FakeHost('apt', { curl: '7.88.1-10+deb12u15' });
+    journalled('curl', '7.88.1-10+deb12u5', '7.88.1-10+deb12u15');
     host.answer = (argv) =>
       argv.includes('--allow-downgrades') ? { code: 100, stdout: '', stderr: fixture('apt-get-s.downgrade-broken.stderr') } : undefined;
     const result = await call(agent(host).rollbackHost, work(CURL, { previousVersions: { curl: '7.88.1-10+deb12u5' } }));
@@ -410,6 +477,13 @@ describe('dry-run', () => {
     expect((await call(a.rebootHost, libc)).steps[0]!.detail).toBe("dry-run: would run: shutdown -r +1 'patchflow: reboot for patch p1'");
     expect((await call(a.awaitHost, libc)).status).toBe('installed');
     expect((await call(a.postCheckHost, libc)).steps[0]!.detail).toMatch(/^dry-run: would check libc6 ≥ 2\.36-9\+deb12u9/);
+    // u13 is not what the dry-run install journalled (u14 was there): refused
+    await expect(call(a.rollbackHost, libc)).rejects.toThrow(/curl=7\.88\.1-10\+deb12u13 is not a version this agent's journal recorded/);
+    expect(journalLines().filter((e) => e.kind === 'change')).toMatchObject([
+      { package: 'libc6', before: '2.36-9+deb12u4', after: '2.36-9+deb12u9', dryRun: true },
+      { package: 'curl', before: '7.88.1-10+deb12u14', after: '7.88.1-10+deb12u15', dryRun: true },
+    ]);
+    journalled('curl', '7.88.1-10+deb12u13', '7.88.1-10+deb12u14', { dryRun: true });
     expect((await call(a.rollbackHost, libc)).steps[0]!.detail).toBe(
       'dry-run: would run: apt-get install -q -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends --no-remove --allow-downgrades curl=7.88.1-10+deb12u13',
     );
@@ -420,5 +494,92 @@ describe('dry-run', () => {
     expect(host.ran.filter((argv) => !isReadOnly(argv))).toEqual([]);
     expect(host.version('curl')).toBe('7.88.1-10+deb12u14');
     expect(fs.existsSync(path.join(stateDir, 'run'))).toBe(false);
+  });
+});
+
+describe('work orders', () => {
+  const refusal = async (p: Promise<unknown>) => {
+    const err = await p.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: 'WorkOrderRefused', nonRetryable: true });
+    return (err as Error).message;
+  };
+
+  it('refuses a change without a genuine order for exactly this task, before running anything', async () => {
+    const host = debian();
+    const a = rawAgent(host);
+    const w = work(CURL);
+    const forged: [string, SignedWorkOrder | undefined, RegExp][] = [
+      ['unsigned', undefined, /no work order/],
+      ['signed by another key', genuine('deploy', w, { key: STRANGER }), /not signed by the orchestrator this agent trusts/],
+      ['expired', genuine('deploy', w, { now: Date.now() - 7 * 3_600_000 }), /expired at/],
+      ['for another host', genuine('deploy', { ...w, assetId: 'db-02' }), /is for db-02, not this host \(web-01\)/],
+      ['for another operation', genuine('rollback', w), /is for rollback, the task is deploy/],
+      [
+        'for other packages',
+        genuine('deploy', work([{ name: 'curl', fixedVersion: '9.9' }])),
+        /names other packages than the task: curl=9\.9/,
+      ],
+      ['for another patch', genuine('deploy', { ...w, patchId: 'p2' }), /is for patch p2 attempt 1/],
+      ['for another workflow', genuine('deploy', w, { change: { workflowId: 'someone-elses' } }), /signed for workflow someone-elses/],
+      ['altered after signing', { ...genuine('deploy', w), order: { ...genuine('deploy', w).order, attempt: 2 } }, /not signed/],
+    ];
+    for (const [what, order, reason] of forged) expect(await refusal(call(a.deployHost, w, order)), what).toMatch(reason);
+    expect(await refusal(call(a.rebootHost, w, undefined))).toMatch(/no work order/);
+    expect(await refusal(call(a.postCheckHost, w, genuine('deploy', w)))).toMatch(/is for deploy, the task is post-check/);
+    expect(host.ran).toEqual([]);
+    expect(journalLines()).toEqual([]);
+  });
+
+  it('rolls back only to versions its journal recorded before an install of the same patch', async () => {
+    const host = new FakeHost('apt', { 'openssh-server': '1:8.9p1-3ubuntu0.10' });
+    journalled('openssh-server', '1:8.9p1-3ubuntu0.6', '1:8.9p1-3ubuntu0.10');
+    journalled('openssh-server', '1:8.9p1-3ubuntu0.1', '1:8.9p1-3ubuntu0.10', { patchId: 'other-patch' });
+    journalled('openssh-server', '1:8.9p1-3ubuntu0.2', '1:8.9p1-3ubuntu0.10', { dryRun: true });
+    const a = rawAgent(host);
+    const rollback = (version: string) => {
+      const w = work([{ name: 'openssh-server', fixedVersion: '1:8.9p1-3ubuntu0.10' }], {
+        previousVersions: { 'openssh-server': version },
+      });
+      return call(a.rollbackHost, w, genuine('rollback', w));
+    };
+    // a downgrade the orchestrator signed, but to versions this patch never replaced here
+    for (const version of ['1:8.9p1-3ubuntu0.1', '1:8.9p1-3ubuntu0.2', '1:7.4p1-1'])
+      expect(await refusal(rollback(version))).toMatch(/is not a version this agent's journal recorded before patch p1 changed the host/);
+    expect(host.ran).toEqual([]);
+    expect(await rollback('1:8.9p1-3ubuntu0.6')).toMatchObject({ status: 'rolled-back' });
+    expect(host.version('openssh-server')).toBe('1:8.9p1-3ubuntu0.6');
+  });
+
+  it('carries out one order once: the same order again (a retry after a lost answer, a replay) changes nothing', async () => {
+    const host = debian();
+    const a = rawAgent(host);
+    const w = work(CURL);
+    const order = genuine('deploy', w);
+    expect((await call(a.deployHost, w, order)).status).toBe('installed');
+    const installs = host.ran.filter((argv) => argv[1] === 'install' && !argv.includes('-s')).length;
+    host.packages.set('curl:amd64', '7.88.1-10+deb12u14');
+    expect(await call(a.deployHost, w, order)).toMatchObject({
+      status: 'installed',
+      steps: [
+        { step: 'precheck', ok: true, detail: `work order ${order.order.id} was carried out already (installed); nothing run again` },
+      ],
+    });
+    expect(host.ran.filter((argv) => argv[1] === 'install' && !argv.includes('-s')).length).toBe(installs);
+  });
+
+  it('journals the versions to restore before the install runs: a crash in the middle still allows the rollback', async () => {
+    const host = debian();
+    host.answer = (argv) => {
+      if (argv[1] === 'install' && !argv.includes('-s')) throw new Error('the agent died during the install');
+      return undefined;
+    };
+    await expect(call(agent(host).deployHost, work(CURL))).rejects.toThrow('the agent died');
+    expect(journalLines()).toMatchObject([{ kind: 'change', planned: true, package: 'curl', before: '7.88.1-10+deb12u14' }]);
+    host.answer = () => undefined;
+    host.packages.set('curl:amd64', '7.88.1-10+deb12u15');
+    const back = work(CURL, { previousVersions: { curl: '7.88.1-10+deb12u14' } });
+    expect(await call(agent(host).rollbackHost, back)).toMatchObject({ status: 'rolled-back' });
+    expect(host.version('curl')).toBe('7.88.1-10+deb12u14');
   });
 });

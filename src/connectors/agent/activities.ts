@@ -1,7 +1,13 @@
 /**
  * The connector activities of a real host (docs/process.md, step 7; docs/temporal.md), registered
- * by `patchflow agent` on `patchflow-host-<assetId>`. They drive the host's package manager; the agent keeps no
- * records: its results carry the steps, and the workflow records them.
+ * by `patchflow agent` on `patchflow-host-<assetId>`. They drive the host's package manager; its results
+ * carry the steps, and the workflow records them.
+ *
+ * A call that changes the host is carried out only on a work order signed by the orchestrator's
+ * key that names this host, the call's patch, attempt, operation and packages, and the workflow
+ * that sent it (src/domain/work-order.ts); anything else is refused before a command runs. The
+ * agent's own install journal (./journal.ts) records what it changed: a rollback restores only
+ * versions it recorded there, and an order carried out once is not carried out again.
  *
  * Dry-run runs only what reads (os-release, the package database, df, the test checks) and
  * reports every command that would change the host instead of running it.
@@ -12,6 +18,7 @@ import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { InstalledPackage } from '../../domain/asset';
 import type { PackageChange, StepRecord } from '../../domain/host-record';
+import { verifyWorkOrder, type SignedWorkOrder, type WorkOperation, type WorkOrder } from '../../domain/work-order';
 import {
   needsReboot,
   roleTestPlan,
@@ -54,11 +61,16 @@ import {
   parseRpmInventory,
   type PlannedChange,
 } from './parse';
+import { Journal, type JournalEntry } from './journal';
 import { execRunner, type CommandResult, type Runner } from './runner';
 
 export interface AgentOptions {
   assetId: string;
   dryRun: boolean;
+  /** The orchestrator's work-order public key (hex): the only signer this agent obeys. */
+  orchestratorKey: string;
+  /** The install journal (JSON lines; ./journal.ts). */
+  journalFile: string;
   logger: Logger;
   runner?: Runner;
   /** Files read from the host; tests point them at fixtures. */
@@ -80,6 +92,16 @@ export interface AgentActivities extends ConnectorActivities {
 const INSTALL_TIMEOUT_MS = 60 * 60_000;
 const QUERY_TIMEOUT_MS = 2 * 60_000;
 
+export const WORK_ORDER_REFUSED = 'WorkOrderRefused';
+
+/** The step an order's "already carried out" answer is recorded under (never `install`: it changed nothing). */
+const STEP_OF: Record<WorkOperation, PipelineStep> = {
+  deploy: 'precheck',
+  reboot: 'reboot',
+  'post-check': 'post-check',
+  rollback: 'rollback',
+};
+
 /** A package of a target, as installed: the newest version per architecture. */
 interface Installed {
   name: string;
@@ -96,8 +118,9 @@ interface Finding {
 }
 
 export function createAgentActivities(options: AgentOptions): AgentActivities {
-  const { assetId, dryRun } = options;
+  const { assetId, dryRun, orchestratorKey } = options;
   const run = options.runner ?? execRunner;
+  const journal = new Journal(options.journalFile, dryRun);
   const osRelease = parseOsRelease(fs.readFileSync(options.files?.osRelease ?? '/etc/os-release', 'utf8'));
   const pm = packageManagerFor(osRelease);
   const scheme = VERSION_SCHEME[pm];
@@ -105,7 +128,22 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
   const minFreeKb = (options.minFreeMb ?? 500) * 1024;
   const pollMs = options.pollMs ?? 2000;
   const log = options.logger.child({ assetId, dryRun });
-  log.info({ os: osRelease.PRETTY_NAME ?? osRelease.ID, packageManager: pm }, 'agent host');
+  log.info({ os: osRelease.PRETTY_NAME ?? osRelease.ID, packageManager: pm, journal: journal.file }, 'agent host');
+
+  /** One line per package an order changed (or, in dry-run, would have). */
+  const changeEntries = (order: WorkOrder, changes: PackageChange[], planned = false): JournalEntry[] =>
+    changes.map((c) => ({
+      kind: 'change',
+      at: new Date().toISOString(),
+      patchId: order.patchId,
+      orderId: order.id,
+      operation: order.operation,
+      package: c.name,
+      before: c.from,
+      after: c.to,
+      dryRun,
+      ...(planned ? { planned: true as const } : {}),
+    }));
 
   /**
    * Runs a command, heartbeating meanwhile. A cancellation is honoured until a change begins: a
@@ -209,7 +247,12 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
   }
 
   /** Puts packages back at `previous`; adds the `rollback` step. Not `cancellable` when this call already changed the host. */
-  async function restore(previous: Record<string, string>, steps: Steps, cancellable: boolean): Promise<{ ok: boolean; error?: string }> {
+  async function restore(
+    order: WorkOrder,
+    previous: Record<string, string>,
+    steps: Steps,
+    cancellable: boolean,
+  ): Promise<{ ok: boolean; error?: string }> {
     const before = await inventory(cancellable);
     const pins = Object.entries(previous).flatMap(([name, version]) => {
       const instances = installedOf(name, before);
@@ -233,6 +276,7 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
     const result = await exec(command, { change: true, cancellable, timeoutMs: INSTALL_TIMEOUT_MS });
     const after = await inventory(false);
     const changes = diff(before, after);
+    journal.append(changeEntries(order, changes));
     const left = pins.filter((pin) => installedOf(pin.name, after).some((i) => i.version !== pin.version));
     if (result.code === 0 && left.length === 0) {
       steps.add('rollback', true, `ran ${formatCommand(command)}: ${describe(changes)}`, changes);
@@ -243,15 +287,22 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
     return { ok: false, error };
   }
 
-  async function rollBack(previous: Record<string, string>, why: string, steps: Steps, cancellable: boolean): Promise<HostResult> {
+  async function rollBack(
+    order: WorkOrder,
+    previous: Record<string, string>,
+    why: string,
+    steps: Steps,
+    cancellable: boolean,
+  ): Promise<HostResult> {
     if (Object.keys(previous).length === 0) return { status: 'failed', reason: why, steps: steps.records };
-    const restored = await restore(previous, steps, cancellable);
+    const restored = await restore(order, previous, steps, cancellable);
     if (restored.ok) return { status: 'rolled-back', reason: why, steps: steps.records };
     return { status: 'failed', reason: `${why}; rollback failed: ${restored.error}`, steps: steps.records };
   }
 
   /** Post-install checks: every target now at or above its fixed version, else roll back to `previous`. */
   async function postCheck(
+    order: WorkOrder,
     work: HostWork,
     packages: InstalledPackage[],
     previous: Record<string, string>,
@@ -265,12 +316,70 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
     }
     const why = `post-check: still below the fixed version: ${finding.affected.map((a) => `${a.name} ${a.current} < ${a.version}`).join(', ')}`;
     steps.add('post-check', false, why);
-    return rollBack(previous, why, steps, cancellable);
+    return rollBack(order, previous, why, steps, cancellable);
   }
 
   function thisHost(work: HostWork): void {
     if (work.assetId !== assetId)
       throw ApplicationFailure.nonRetryable(`work for ${work.assetId} reached the agent of ${assetId}`, 'WrongHost');
+  }
+
+  function refuse(work: HostWork, operation: WorkOperation, reason: string): never {
+    log.warn({ patchId: work.patchId, operation, reason }, 'work order refused');
+    throw ApplicationFailure.nonRetryable(`work order refused: ${reason}`, WORK_ORDER_REFUSED);
+  }
+
+  /** A rollback restores only versions this agent's journal recorded before an install of the same patch. */
+  function journalAllows(work: HostWork, order: WorkOrder): string | undefined {
+    const before = journal.versionsBefore(order.patchId);
+    const unknown = order.packages.filter((p) => !before.get(p.name)?.has(p.version));
+    if (unknown.length === 0) return undefined;
+    return `${unknown.map((p) => `${p.name}=${p.version}`).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not a version this agent's journal recorded before patch ${work.patchId} changed the host`;
+  }
+
+  /**
+   * Carries out one order: checks it (nothing runs on a refusal), runs `change` alone on the host
+   * unless the journal says this very order was carried out already, and journals how it ended.
+   */
+  async function carryOut(
+    operation: WorkOperation,
+    work: HostWork,
+    signed: SignedWorkOrder | undefined,
+    change: (order: WorkOrder) => Promise<HostResult>,
+  ): Promise<HostResult> {
+    thisHost(work);
+    const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+    const verdict = verifyWorkOrder(signed, orchestratorKey, { assetId, operation, work, workflowId }, Date.now());
+    if (!verdict.ok) refuse(work, operation, verdict.reason);
+    const { order } = verdict;
+    if (operation === 'rollback') {
+      const denied = journalAllows(work, order);
+      if (denied) refuse(work, operation, denied);
+    }
+    return exclusive(async () => {
+      // a retry whose answer was lost, or the same order again: never a second change
+      const done = journal.done(order.id);
+      if (done) {
+        const steps = new Steps();
+        steps.add(STEP_OF[operation], true, `work order ${order.id} was carried out already (${done.status}); nothing run again`);
+        return { status: done.status, ...(done.reason ? { reason: done.reason } : {}), steps: steps.records };
+      }
+      log.info({ patchId: order.patchId, operation, orderId: order.id }, 'work order accepted');
+      const result = await change(order);
+      journal.append([
+        {
+          kind: 'done',
+          at: new Date().toISOString(),
+          patchId: order.patchId,
+          orderId: order.id,
+          operation,
+          status: result.status,
+          ...(result.reason ? { reason: result.reason } : {}),
+          dryRun,
+        },
+      ]);
+      return result;
+    });
   }
 
   // One change at a time on this host: a retry must not run beside the attempt it repeats.
@@ -296,9 +405,8 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
   const readMarker = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : undefined);
 
   return {
-    async deployHost(work) {
-      thisHost(work);
-      return exclusive(async () => {
+    async deployHost(work, signed) {
+      return carryOut('deploy', work, signed, async (order) => {
         const steps = new Steps();
         const before = await inventory();
         const finding = find(work.packages, before);
@@ -319,6 +427,8 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
           steps.add('precheck', true, `${affected}; disk: ${disk.detail}`);
           steps.add('backup', true, `dry-run: versions to restore on rollback: ${planned.map((p) => `${p.name} ${p.from}`).join(', ')}`);
           steps.add('install', true, `dry-run: would run: ${formatCommand(command)}`, planned);
+          // what would have changed, so a dry-run rollback is judged as a real one would be
+          journal.append(changeEntries(order, planned));
           return { status: needsReboot(pins.map((p) => p.name)) ? 'reboot-required' : 'installed', steps: steps.records };
         }
 
@@ -330,24 +440,26 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
           true,
           `versions to restore on rollback: ${planned.map((p) => `${p.name} ${p.from}`).join(', ')} (no disk snapshot)`,
         );
+        // before the install runs: the versions to restore survive a crash in the middle of it
+        journal.append(changeEntries(order, plannedChanges(planned, simulation.planned, before), true));
         const result = await exec(command, { change: true, timeoutMs: INSTALL_TIMEOUT_MS });
         const after = await inventory(false);
         const changes = diff(before, after);
+        journal.append(changeEntries(order, changes));
         const previous = previousVersions(changes);
         if (result.code !== 0) {
           const why = `install failed: ${failureOf(result)}`;
           steps.add('install', false, `ran ${formatCommand(command)}: exit ${result.code}: ${failureOf(result)}`, changes);
-          return changes.length ? rollBack(previous, why, steps, false) : { status: 'failed', reason: why, steps: steps.records };
+          return changes.length ? rollBack(order, previous, why, steps, false) : { status: 'failed', reason: why, steps: steps.records };
         }
         steps.add('install', true, `ran ${formatCommand(command)}: ${describe(changes)}`, changes);
         if (needsReboot(changes.map((c) => c.name))) return { status: 'reboot-required', steps: steps.records };
-        return postCheck(work, after, previous, steps, false);
+        return postCheck(order, work, after, previous, steps, false);
       });
     },
 
-    async rebootHost(work) {
-      thisHost(work);
-      return exclusive(async () => {
+    async rebootHost(work, signed) {
+      return carryOut('reboot', work, signed, async () => {
         const steps = new Steps();
         const command = rebootCommand(`patchflow: reboot for patch ${work.patchId}`);
         if (dryRun) {
@@ -391,27 +503,28 @@ export function createAgentActivities(options: AgentOptions): AgentActivities {
       return { status: 'installed', steps: steps.records };
     },
 
-    async postCheckHost(work) {
-      thisHost(work);
-      return exclusive(async () => {
+    async postCheckHost(work, signed) {
+      return carryOut('post-check', work, signed, async (order) => {
         const steps = new Steps();
         if (dryRun) {
           steps.add('post-check', true, `dry-run: would check ${work.packages.map((p) => `${p.name} ≥ ${p.fixedVersion}`).join(', ')}`);
           return { status: 'installed', steps: steps.records };
         }
-        return postCheck(work, await inventory(), work.previousVersions ?? {}, steps, true);
+        // a failed check restores what this agent's own journal says the patch replaced
+        return postCheck(order, work, await inventory(), journal.firstVersionsBefore(work.patchId), steps, true);
       });
     },
 
-    async rollbackHost(work) {
-      thisHost(work);
-      return exclusive(async () => {
+    async rollbackHost(work, signed) {
+      return carryOut('rollback', work, signed, async (order) => {
         const steps = new Steps();
-        if (Object.keys(work.previousVersions ?? {}).length === 0) {
+        if (order.packages.length === 0) {
           steps.add('rollback', true, 'nothing to restore: this patch changed no package');
           return { status: 'rolled-back', steps: steps.records };
         }
-        const restored = await restore(work.previousVersions!, steps, true);
+        // the order's versions, which the journal vouched for (carryOut)
+        const previous = Object.fromEntries(order.packages.map((p) => [p.name, p.version]));
+        const restored = await restore(order, previous, steps, true);
         if (restored.ok) return { status: 'rolled-back', steps: steps.records };
         return { status: 'failed', reason: `rollback failed: ${restored.error}`, steps: steps.records };
       });
@@ -477,6 +590,20 @@ class Steps {
     this.add(step, false, reason);
     return { status: 'failed', reason, steps: this.records };
   }
+}
+
+/**
+ * What an install is about to change, journalled before it runs: the targets, and every package
+ * the package manager's simulation would change or remove, each at its version now.
+ */
+function plannedChanges(targets: PackageChange[], simulated: PlannedChange[], installed: InstalledPackage[]): PackageChange[] {
+  const changes = new Map(targets.map((t) => [t.name, t]));
+  for (const s of simulated) {
+    if (s.action === 'install' || changes.has(s.name)) continue;
+    const current = installed.find((p) => p.name === s.name)?.version;
+    if (current) changes.set(s.name, { name: s.name, from: current, to: s.to ?? null });
+  }
+  return [...changes.values()];
 }
 
 /** {name: version} before the changes: what a rollback restores (packages the install added have none). */

@@ -6,7 +6,7 @@
 import { parseDuration } from '../../../domain/duration';
 import { COMPLIANT, type DeploymentPlan, type HostWork, type TestCheck, type WaveHost } from '../../../domain/deployment';
 import type { LabReport } from '../../../domain/patch-status';
-import { connectorFor, failedCall, hostCall, pastOutages, runPipeline } from '../../host-pipeline';
+import { connectorFor, failedCall, pastOutages, rollbackHost, runPipeline } from '../../host-pipeline';
 import { deployment } from '../calls';
 import { now, type Patch } from '../patch';
 import type { Step } from '../state';
@@ -125,7 +125,7 @@ async function proveRollback(p: Patch): Promise<LabReport['rollbackProof']> {
   // only lab hosts have been changed so far; the record carries the versions to go back to
   const [host] = await deployment.changedHosts({ patchId: p.id, limit: 1 });
   if (!host) return null;
-  const rolledBack = await hostCall(host, host, 'rollback', () => connectorFor(host).rollbackHost(host));
+  const rolledBack = await rollbackHost(host, host);
   const back = rolledBack.status === 'rolled-back' ? await runPipeline(host, { ...host, attempt: host.attempt + 1 }) : rolledBack.status;
   const ok = rolledBack.status === 'rolled-back' && back === 'installed';
   const detail = ok
