@@ -38,7 +38,13 @@ export async function startApi(options: {
   let connection: Connection | undefined;
   let server: http.Server;
   try {
-    await ensureBootstrapAdmin(pool, options.adminToken);
+    const bootstrap = await ensureBootstrapAdmin(pool, options.adminToken);
+    if (bootstrap !== 'installed' && bootstrap !== 'active') {
+      options.logger.warn(
+        { state: bootstrap },
+        `the bootstrap admin token does not work (${bootstrap}): give a new one in PATCHFLOW_ADMIN_TOKEN or remove <dataDir>/admin-token, then restart`,
+      );
+    }
     connection = await connectApiClient(options.temporal);
     const temporal = new Client({ connection, namespace: options.temporal.namespace });
     const app = createApp({

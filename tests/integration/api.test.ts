@@ -44,7 +44,7 @@ describe('users and tokens', () => {
 
   it('stores only a hash of the token', async () => {
     const res = await stack.call('POST', '/v1/users', { token: stack.adminToken, body: { name: 'hashed', roles: ['auditor'] } });
-    const { rows } = await stack.pool.query('SELECT * FROM users WHERE name = $1', ['hashed']);
+    const { rows } = await stack.pool.query('SELECT t.* FROM tokens t JOIN users u ON u.id = t.user_id WHERE u.name = $1', ['hashed']);
     expect(rows).toHaveLength(1);
     const stored = JSON.stringify(rows[0], (_k, v) => (Buffer.isBuffer(v) ? v.toString('hex') : v));
     expect(stored).not.toContain(res.body.token);
