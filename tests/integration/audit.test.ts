@@ -68,7 +68,7 @@ describe('recording', () => {
     expect(Date.now() - Date.parse(entries[0]!.at)).toBeLessThan(60_000);
   });
 
-  it('records refused calls too: 403 (body never read), 400 and 409, each with who tried; a 401 has nobody to record', async () => {
+  it('records refused calls too: 403 (body never read), 400 and 409, each with who tried; a 401 as an unknown caller, without its token or body', async () => {
     expect((await stack.call('POST', '/v1/users', { token: operator, body: { name: 'mallory', roles: ['admin'] } })).status).toBe(403);
     expect((await stack.call('POST', '/v1/patches', { token: operator, body: { advisoryIds: [], priority: 1 } })).status).toBe(400);
     expect((await stack.call('POST', '/v1/users', { token: stack.adminToken, body: { name: 'olga', roles: ['auditor'] } })).status).toBe(
@@ -76,7 +76,7 @@ describe('recording', () => {
     );
     expect((await stack.call('POST', '/v1/users', { token: 'pf_nobody', body: { name: 'x', roles: ['admin'] } })).status).toBe(401);
 
-    const refused = await auditUntil('', (e) => e.filter((x) => x.status >= 400).length >= 3);
+    const refused = await auditUntil('', (e) => e.filter((x) => x.status >= 400).length >= 4);
     const byStatus = Object.fromEntries(refused.filter((x) => x.status >= 400).map((x) => [x.status, x]));
     expect(byStatus[403]).toMatchObject({ actorName: 'olga', method: 'POST', path: '/v1/users', body: null });
     expect(byStatus[400]).toMatchObject({ actorName: 'olga', path: '/v1/patches', body: { advisoryIds: [], priority: 1 } });
@@ -86,7 +86,14 @@ describe('recording', () => {
       path: '/v1/users',
       body: { name: 'olga', roles: ['auditor'] },
     });
-    expect(byStatus[401]).toBeUndefined();
+    expect(byStatus[401]).toMatchObject({
+      actorId: 'unknown',
+      actorName: '(unknown token)',
+      method: 'POST',
+      path: '/v1/users',
+      body: null,
+    });
+    expect(JSON.stringify(byStatus[401])).not.toContain('pf_nobody');
   });
 
   it("never stores a token: the new user's token is in the answer, not in the audit", async () => {
