@@ -140,6 +140,8 @@ export async function up(config: Config, logger: Logger): Promise<void> {
 
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const tokenNote = admin.source === 'env' ? '(from PATCHFLOW_ADMIN_TOKEN)' : `(kept in ${path.relative(process.cwd(), admin.file!)})`;
+    // only a person at a terminal sees the token: a service manager would keep it in its journal
+    const tokenLine = process.stdout.isTTY ? `${admin.token}   ${tokenNote}` : `${tokenNote.slice(1, -1)}; shown only on a terminal`;
     process.stdout.write(
       [
         '',
@@ -147,7 +149,7 @@ export async function up(config: Config, logger: Logger): Promise<void> {
         `  API              ${api.url}   (OpenAPI: ${api.url}/v1/openapi.json)`,
         `  Temporal Web UI  ${uiUrl ?? '(external Temporal server)'}`,
         `  Temporal         ${temporal.address}, namespace ${temporal.namespace}`,
-        `  Admin token      ${admin.token}   ${tokenNote}`,
+        `  Admin token      ${tokenLine}`,
         `  Data directory   ${config.dataDir}`,
         '',
         'Press Ctrl-C to stop.',

@@ -18,9 +18,11 @@ export interface UpPorts {
 
 export interface RunningUp {
   child: ChildProcess;
-  /** What it printed once it was up (the banner with the admin token). */
+  /** What it printed once it was up (the banner: the admin token only on a terminal). */
   banner: string;
   exited: Promise<number | null>;
+  /** stdout so far. */
+  stdout: () => string;
   /** stderr so far: JSON log lines and plain messages alike. */
   stderr: () => string;
 }
@@ -69,7 +71,7 @@ export async function startUp(dataDir: string, ports: UpPorts): Promise<RunningU
     });
     void exited.then((code) => reject(new Error(`exited with ${code}:\n${stdout}\n${stderr}`)));
   });
-  return { child, banner, exited, stderr: () => stderr };
+  return { child, banner, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
 /** A call to the API of an `up` on `port`, with a bearer token. */
