@@ -1,9 +1,12 @@
 import path from 'node:path';
 import { z } from 'zod';
+import type { KeyName } from './signing/keys';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 const hostPort = z.string().regex(/^[^\s:/]+(:\d{1,5})$/, 'must be host:port, for example temporal.example.com:7233');
+
+const hexKey = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits (32 bytes)');
 
 const postgresUrl = z.string().refine((value) => /^postgres(ql)?:\/\//.test(value) && URL.canParse(value), {
   message: 'must be a postgres:// or postgresql:// URL',
@@ -27,6 +30,9 @@ export const EnvSchema = z
     PORT: port(3000),
     PATCHFLOW_DATA_DIR: z.string().min(1).default('.patchflow'),
     PATCHFLOW_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(/^\S+$/, 'must not contain whitespace').optional(),
+    PATCHFLOW_UPDATE_SIGNING_KEY: hexKey.optional().describe("the API's Ed25519 secret key for decisions"),
+    PATCHFLOW_WORK_ORDER_SIGNING_KEY: hexKey.optional().describe("the worker's Ed25519 secret key for work orders"),
+    PATCHFLOW_ORCHESTRATOR_KEY: hexKey.optional().describe("an agent's trusted key: the worker's work-order public key"),
     PATCHFLOW_TEMPORAL_PORT: port(7233),
     PATCHFLOW_TEMPORAL_UI_PORT: port(8233),
     PATCHFLOW_PG_PORT: port(5433),
@@ -61,6 +67,10 @@ export interface Config {
   port: number;
   dataDir: string;
   adminToken?: string;
+  /** Secret keys given in the environment (hex); unset ones live in `<dataDir>/keys/`. */
+  signingKeys: Record<KeyName, string | undefined>;
+  /** What a host agent trusts: the public key of the worker's work orders (hex). */
+  orchestratorKey?: string;
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -111,6 +121,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     port: env.PORT,
     dataDir: path.resolve(env.PATCHFLOW_DATA_DIR),
     adminToken: env.PATCHFLOW_ADMIN_TOKEN,
+    signingKeys: { updates: env.PATCHFLOW_UPDATE_SIGNING_KEY, 'work-orders': env.PATCHFLOW_WORK_ORDER_SIGNING_KEY },
+    orchestratorKey: env.PATCHFLOW_ORCHESTRATOR_KEY?.toLowerCase(),
     logLevel: env.LOG_LEVEL,
   };
 }

@@ -8,7 +8,7 @@ import { loadSigningKey, type KeyName } from '../signing/keys';
 
 const KEY_NAMES: readonly KeyName[] = ['work-orders', 'updates'];
 
-export function showKey(dataDir: string, name = 'work-orders'): string {
+export function showKey(dataDir: string, name = 'work-orders', fromEnv: Partial<Record<KeyName, string>> = {}): string {
   if (!(KEY_NAMES as readonly string[]).includes(name)) throw new Error(`unknown key "${name}": ${KEY_NAMES.join(' or ')}`);
-  return loadSigningKey(name as KeyName, dataDir).publicKey;
+  return loadSigningKey(name as KeyName, dataDir, fromEnv[name as KeyName]).publicKey;
 }

@@ -61,7 +61,7 @@ program
       port: config.port,
       host: '0.0.0.0',
       adminToken: admin.token,
-      updateKey: loadSigningKey('updates', config.dataDir),
+      updateKey: loadSigningKey('updates', config.dataDir, config.signingKeys.updates),
       logger,
     });
     shutdown.add('api', () => api.stop());
@@ -79,7 +79,7 @@ program
     const worker = await startWorker({
       temporal: externalTemporal(config),
       databaseUrl: requireDatabaseUrl(config),
-      workOrderKey: loadSigningKey('work-orders', config.dataDir),
+      workOrderKey: loadSigningKey('work-orders', config.dataDir, config.signingKeys['work-orders']),
       logger,
     });
     shutdown.add('worker', () => worker.stop());
@@ -103,7 +103,7 @@ program
     const agent = await startAgent({
       assetId: opts.asset,
       dryRun: opts.dryRun,
-      orchestratorKey: opts.orchestratorKey ?? process.env[ORCHESTRATOR_KEY_ENV],
+      orchestratorKey: opts.orchestratorKey ?? config.orchestratorKey,
       journal: opts.journal,
       temporal: externalTemporal(config),
       logger,
@@ -119,7 +119,8 @@ program
   .description('Print the public key of a signing key: work-orders (default; what host agents trust) or updates')
   .argument('[name]', 'work-orders | updates', 'work-orders')
   .action((name: string) => {
-    process.stdout.write(`${showKey(loadConfig().dataDir, name)}\n`);
+    const config = loadConfig();
+    process.stdout.write(`${showKey(config.dataDir, name, config.signingKeys)}\n`);
   });
 
 program

@@ -118,8 +118,8 @@ export async function up(config: Config, logger: Logger): Promise<void> {
 
     await migrate(databaseUrl, logger);
     const admin = resolveAdminToken(config.dataDir, config.adminToken);
-    const updateKey = loadSigningKey('updates', config.dataDir);
-    const workOrderKey = loadSigningKey('work-orders', config.dataDir);
+    const updateKey = loadSigningKey('updates', config.dataDir, config.signingKeys.updates);
+    const workOrderKey = loadSigningKey('work-orders', config.dataDir, config.signingKeys['work-orders']);
     // The worker reconnects to Temporal and PostgreSQL by itself; should it stop all the same
     // (the SDK gives up on some calls after a long outage), it is started again like a server.
     const worker = supervise('worker', async () => {

@@ -1,7 +1,8 @@
 /**
  * patchflow's signing keys: one for the decisions the API sends to patch workflows
  * (`updates`), one for the work orders the worker sends to host agents (`work-orders`).
- * Each comes from its environment variable (64 hex digits: the Ed25519 secret key), or from
+ * Each comes from its environment variable (PATCHFLOW_UPDATE_SIGNING_KEY,
+ * PATCHFLOW_WORK_ORDER_SIGNING_KEY: 64 hex digits, the Ed25519 secret key; src/config.ts), or from
  * `<dataDir>/keys/<name>.key`, created on first use and readable by its owner only.
  */
 import fs from 'node:fs';
@@ -9,11 +10,6 @@ import path from 'node:path';
 import { bytesToHex, hexToBytes, newSecretKey, publicKeyOf } from './ed25519';
 
 export type KeyName = 'updates' | 'work-orders';
-
-export const KEY_ENV: Record<KeyName, string> = {
-  updates: 'PATCHFLOW_UPDATE_SIGNING_KEY',
-  'work-orders': 'PATCHFLOW_WORK_ORDER_SIGNING_KEY',
-};
 
 export interface SigningKey {
   secretKey: Uint8Array;
@@ -38,16 +34,9 @@ export function keyFile(dataDir: string, name: KeyName): string {
   return path.join(dataDir, 'keys', `${name}.key`);
 }
 
-/** The key from the environment if it is set there, else from the data directory (made on first use). */
-export function loadSigningKey(name: KeyName, dataDir: string, env: NodeJS.ProcessEnv = process.env): SigningKey {
-  const fromEnv = env[KEY_ENV[name]];
-  if (fromEnv) {
-    try {
-      return signingKeyFrom(fromEnv.trim());
-    } catch (err) {
-      throw new Error(`${KEY_ENV[name]}: ${(err as Error).message}`, { cause: err });
-    }
-  }
+/** The key given in the environment (`secretHex`) if there is one, else the data directory's (made on first use). */
+export function loadSigningKey(name: KeyName, dataDir: string, secretHex?: string): SigningKey {
+  if (secretHex) return signingKeyFrom(secretHex);
   const file = keyFile(dataDir, name);
   if (fs.existsSync(file)) return signingKeyFrom(fs.readFileSync(file, 'utf8').trim());
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
