@@ -13,6 +13,7 @@ import { reviewUpdate } from '../../src/workflows/definitions';
 import { freePort } from '../../src/runtime/ports';
 import { saveHistory } from '../helpers/histories';
 import { testAsset } from '../helpers/assets';
+import { patchStatusReader } from '../helpers/patch-status';
 import { startTestStack, type TestStack } from '../helpers/servers';
 import { executeSigned } from '../helpers/signed-updates';
 import { listedBothWays } from '../helpers/visibility';
@@ -86,19 +87,10 @@ async function open(by = 'opal', body: Record<string, unknown> = {}): Promise<st
   return res.body.id;
 }
 
-async function status(id: string) {
-  return (await stack.call('GET', `/v1/patches/${id}`, { token: token.aude })).body;
-}
-
-async function until(id: string, accept: (status: any) => boolean, what = 'the expected state'): Promise<any> {
-  let last: any;
-  for (let i = 0; i < 150; i++) {
-    last = await status(id);
-    if (accept(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`patch ${id} never reached ${what}; last status: ${JSON.stringify(last)}`);
-}
+const { status, until } = patchStatusReader(
+  () => stack,
+  () => token.aude!,
+);
 
 const review = (id: string, who: string, verdict: 'approve' | 'reject', extra: Record<string, unknown> = {}) =>
   stack.call('POST', `/v1/patches/${id}/reviews`, { token: token[who], body: { verdict, comment: `${who} checked it`, ...extra } });

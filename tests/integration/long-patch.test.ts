@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchEveryRun } from '../../src/api/workflow-runs';
 import { testAsset } from '../helpers/assets';
 import { saveHistory } from '../helpers/histories';
+import { patchStatusReader } from '../helpers/patch-status';
 import { logger, startTestStack, type TestStack } from '../helpers/servers';
 
 const ADVISORY = 'PF-LONG-0001-1';
@@ -40,16 +41,10 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const status = async (id: string) => (await stack.call('GET', `/v1/patches/${id}`, { token: token.aude })).body;
-
-async function until(id: string, accept: (s: any) => boolean): Promise<any> {
-  for (let i = 0; i < 150; i++) {
-    const s = await status(id);
-    if (accept(s)) return s;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`patch ${id} never reached the expected state`);
-}
+const { status, until } = patchStatusReader(
+  () => stack,
+  () => token.aude!,
+);
 
 const payloadBytes = (payloads: { data?: Uint8Array | null }[] | null | undefined) =>
   (payloads ?? []).reduce((n, p) => n + (p.data?.length ?? 0), 0);

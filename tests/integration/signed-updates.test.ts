@@ -14,6 +14,7 @@ import { decideUpdate, reviewUpdate, statusQuery, trustUpdate } from '../../src/
 import { patchLifecycle } from '../../src/workflows/patch/lifecycle';
 import { testAsset } from '../helpers/assets';
 import { saveHistory } from '../helpers/histories';
+import { patchStatusReader } from '../helpers/patch-status';
 import { startTestStack, type TestStack } from '../helpers/servers';
 import { TEST_KEYS } from '../helpers/keys';
 import { executeSigned, patchIdOf, signedInput } from '../helpers/signed-updates';
@@ -65,19 +66,10 @@ async function open(): Promise<string> {
   return res.body.id;
 }
 
-async function status(id: string) {
-  return (await stack.call('GET', `/v1/patches/${id}`, { token: token.aude })).body;
-}
-
-async function until(id: string, accept: (status: any) => boolean, what = 'the expected state'): Promise<any> {
-  let last: any;
-  for (let i = 0; i < 150; i++) {
-    last = await status(id);
-    if (accept(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`patch ${id} never reached ${what}; last status: ${JSON.stringify(last)}`);
-}
+const { status, until } = patchStatusReader(
+  () => stack,
+  () => token.aude!,
+);
 
 const review = (id: string, who: string) =>
   stack.call('POST', `/v1/patches/${id}/reviews`, { token: token[who], body: { verdict: 'approve', comment: `${who} checked it` } });
