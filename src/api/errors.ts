@@ -110,8 +110,12 @@ function recordId(node: unknown): string | undefined {
   if (node === null || typeof node !== 'object') return undefined;
   const r = node as { id?: unknown; cveID?: unknown; cveMetadata?: { cveId?: unknown } };
   const id = r.id ?? r.cveID ?? r.cveMetadata?.cveId;
-  return typeof id === 'string' ? id : undefined;
+  if (typeof id !== 'string') return undefined;
+  // a record's id names it in the message; a huge bad id is not echoed whole
+  return id.length > MAX_ID_ECHO ? `${id.slice(0, MAX_ID_ECHO)}… (${id.length} characters)` : id;
 }
+
+const MAX_ID_ECHO = 100;
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.path}`));

@@ -175,6 +175,18 @@ describe('request bodies', () => {
     expect(badWindow.status).toBe(400);
     expect(badWindow.body.error.message.length).toBeLessThan(1000);
   });
+
+  it('names a record with a huge bad id by its first hundred characters only, in the whole answer', async () => {
+    const id = 'x'.repeat(100_000);
+    const res = await send('PUT', '/v1/assets', JSON.stringify({ assets: [{ id, hostname: 'h' }] }), {
+      authorization: `Bearer ${token.opal}`,
+      'content-type': 'application/json',
+    });
+    expect(res.status).toBe(400);
+    const answer = JSON.stringify(res.body);
+    expect(answer.length).toBeLessThan(5000);
+    expect(answer).toContain('(100000 characters)');
+  });
 });
 
 describe('401s are audited', () => {
