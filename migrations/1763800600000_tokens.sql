@@ -28,23 +28,8 @@ CREATE INDEX tokens_user_id ON tokens (user_id);
 
 -- Existing tokens move over. The bootstrap admin's keeps no expiry (it is re-asserted at every
 -- start from the environment or the data directory, and rotated by revocation); every other one
--- expires the policy's token lifetime after this migration (90 days unless a stored policy says
--- otherwise), so that no token issued before expiries existed lives for ever.
-WITH stored AS (
-  SELECT trim(document -> 'access' ->> 'tokenLifetime') AS duration
-    FROM policy_versions
-   ORDER BY version DESC
-   LIMIT 1
-), lifetime AS (
-  SELECT coalesce(
-    (SELECT (substring(duration FROM '^[0-9.]+') || ' ' ||
-             CASE substring(duration FROM '(ms|s|m|h|d|w)$')
-               WHEN 'ms' THEN 'milliseconds' WHEN 's' THEN 'seconds' WHEN 'm' THEN 'minutes'
-               WHEN 'h' THEN 'hours' WHEN 'd' THEN 'days' WHEN 'w' THEN 'weeks' END)::interval
-       FROM stored
-      WHERE duration ~ '^[0-9]+(\.[0-9]+)?\s*(ms|s|m|h|d|w)$'),
-    interval '90 days') AS value
-)
+-- expires 90 days after this migration (the default `access.tokenLifetime`: no policy stored before
+-- it has that section), so that no token issued before expiries existed lives for ever.
 INSERT INTO tokens (id, user_id, token_hash, label, bootstrap, created_at, created_by, expires_at)
 SELECT 't_' || substr(md5(random()::text || clock_timestamp()::text || u.id), 1, 16),
        u.id,
@@ -53,7 +38,7 @@ SELECT 't_' || substr(md5(random()::text || clock_timestamp()::text || u.id), 1,
        u.id = 'admin',
        u.created_at,
        coalesce(u.created_by, 'bootstrap'),
-       CASE WHEN u.id = 'admin' THEN NULL ELSE now() + (SELECT value FROM lifetime) END
+       CASE WHEN u.id = 'admin' THEN NULL ELSE now() + interval '90 days' END
   FROM users u;
 
 ALTER TABLE users DROP COLUMN token_hash;
